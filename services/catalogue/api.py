@@ -1,0 +1,173 @@
+"""The catalogue's HTTP API: feed pushes (authenticated) and the public read side."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from aiohttp import web
+
+from services.catalogue import storage
+from services.catalogue.auth import authenticate
+from services.catalogue.service import CatalogueService
+from shared.http import ApiError, add_health_routes, json_response, make_middlewares
+from shared.reference import municipalities
+
+FEED_TYPES = {"application/json": "json", "text/csv": "csv", "application/csv": "csv"}
+FORMATS = {"emil3", "planned", "csv"}
+SERVICE = web.AppKey("service", CatalogueService)
+
+
+def create_app(service: CatalogueService) -> web.Application:
+    app = web.Application(middlewares=make_middlewares("catalogue"),
+                          client_max_size=service.settings.feed_max_bytes)
+    app[SERVICE] = service
+    add_health_routes(app, {"database": service.db_ready, "broker": service.broker_ready})
+    r = app.router
+    r.add_put("/v1/feeds/{municipality}", push_snapshot)
+    r.add_patch("/v1/feeds/{municipality}", push_delta)
+    r.add_get("/v1/feeds/{feed_id}", get_feed)
+    r.add_get("/v1/courses", list_courses)
+    r.add_get("/v1/courses/{course_id}", get_course)
+    r.add_get("/v1/validation-offers", list_validation_offers)
+    r.add_get("/v1/learning-centres", list_learning_centres)
+    r.add_get("/v1/municipalities", list_municipalities)
+    return app
+
+
+async def push_snapshot(request: web.Request) -> web.Response:
+    return await _push(request, "snapshot")
+
+
+async def push_delta(request: web.Request) -> web.Response:
+    return await _push(request, "delta")
+
+
+async def _push(request: web.Request, mode: str) -> web.Response:
+    service = request.app[SERVICE]
+    async with service.engine.connect() as conn:
+        caller = await authenticate(conn, request.headers.get("Authorization"))
+    if caller is None:
+        raise ApiError(401, "missing, unknown or revoked API token; send `Authorization: Bearer <token>`")
+    code = request.match_info["municipality"]
+    if code not in municipalities():
+        raise ApiError(404, f"unknown municipality code {code!r}; use one of Västerbotten's SCB codes, "
+                            + ", ".join(sorted(municipalities())))
+    if not caller.may_push(code):
+        raise ApiError(403, f"this token may push only municipality {caller.municipality_code}'s feed, not {code}'s")
+    kind = FEED_TYPES.get(request.content_type)
+    if kind is None:
+        raise ApiError(415, f"unsupported Content-Type {request.content_type!r}; send application/json "
+                            "(EMIL3 or Planned Educations) or text/csv")
+    fmt = request.query.get("format")
+    if fmt is not None and fmt not in FORMATS:
+        raise ApiError(400, f"unknown format {fmt!r}; use one of {sorted(FORMATS)} or leave it out")
+    if fmt is not None and (fmt == "csv") != (kind == "csv"):
+        raise ApiError(415, f"format {fmt} does not match Content-Type {request.content_type}")
+    limit = service.settings.feed_max_bytes
+    if request.content_length is not None and request.content_length > limit:
+        raise ApiError(413, f"the feed is {request.content_length} bytes; the limit is {limit} bytes")
+    try:
+        body = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise ApiError(413, f"the feed is larger than the limit of {limit} bytes") from None
+    if not body.strip():
+        raise ApiError(400, "the request body is empty; send the feed in the body")
+    confirm = request.query.get("confirm_withdrawals", "").lower() in ("1", "true", "yes")
+    result = await service.ingest(municipality=code, body=body, content_type=request.content_type, mode=mode,
+                                  fmt=fmt, confirm=confirm, caller=caller)
+    return json_response(result.body, status=result.status)
+
+
+async def get_feed(request: web.Request) -> web.Response:
+    service = request.app[SERVICE]
+    async with service.engine.connect() as conn:
+        report = await storage.get_feed(conn, request.match_info["feed_id"])
+    if report is None:
+        raise ApiError(404, "no feed with that id")
+    return json_response(report)
+
+
+def _int(request: web.Request, name: str, default: int, lo: int, hi: int) -> int:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ApiError(400, f"{name} must be a whole number, got {raw!r}") from None
+    if not lo <= value <= hi:
+        raise ApiError(400, f"{name} must be between {lo} and {hi}, got {value}")
+    return value
+
+
+async def list_courses(request: web.Request) -> web.Response:
+    service = request.app[SERVICE]
+    q = request.query
+    limit = _int(request, "limit", 50, 1, 500)
+    since = None
+    if q.get("updated_since"):
+        try:
+            since = datetime.fromisoformat(q["updated_since"].replace("Z", "+00:00"))
+        except ValueError:
+            raise ApiError(400, f"updated_since must be an ISO 8601 time, got {q['updated_since']!r}") from None
+        if since.tzinfo is None:
+            since = since.replace(tzinfo=timezone.utc)
+    status = q.get("status", "active")
+    if status not in ("active", "withdrawn", "all"):
+        raise ApiError(400, "status must be active, withdrawn or all")
+    municipality = q.get("municipality")
+    if municipality and municipality not in municipalities():
+        raise ApiError(400, f"unknown municipality code {municipality!r}")
+    after = None
+    if q.get("cursor"):
+        try:
+            after = storage.decode_cursor(q["cursor"])
+        except Exception:  # noqa: BLE001
+            raise ApiError(400, "cursor is not one this API gave out; start again without it") from None
+    async with service.engine.connect() as conn:
+        items, total, nxt = await storage.list_courses(
+            conn, municipality=municipality, school_type=q.get("school_type"), text_query=q.get("text"),
+            updated_since=since, status=status, after=after, limit=limit,
+        )
+    return json_response({"items": items, "total": total, "next": nxt})
+
+
+async def get_course(request: web.Request) -> web.Response:
+    service = request.app[SERVICE]
+    async with service.engine.connect() as conn:
+        course = await storage.get_course(conn, request.match_info["course_id"])
+    if course is None:
+        raise ApiError(404, "no course with that id")
+    return json_response(course)
+
+
+async def _list_records(request: web.Request, kind: str) -> web.Response:
+    municipality = request.query.get("municipality")
+    if municipality and municipality not in municipalities():
+        raise ApiError(400, f"unknown municipality code {municipality!r}")
+    async with request.app[SERVICE].engine.connect() as conn:
+        items = await storage.list_records(conn, kind, municipality)
+    return json_response({"items": items, "total": len(items), "next": None})
+
+
+async def list_validation_offers(request: web.Request) -> web.Response:
+    return await _list_records(request, "validation_offer")
+
+
+async def list_learning_centres(request: web.Request) -> web.Response:
+    return await _list_records(request, "learning_centre")
+
+
+async def list_municipalities(request: web.Request) -> web.Response:
+    async with request.app[SERVICE].engine.connect() as conn:
+        stats = await storage.municipality_stats(conn)
+    items = []
+    for code, m in sorted(municipalities().items()):
+        s = stats.get(code, {})
+        last = s.get("last_feed_at")
+        items.append({
+            "code": code, "name": m.name,
+            "last_feed_at": last.isoformat() if last else None,
+            "courses": s.get("course", 0), "occurrences": s.get("occurrence", 0),
+            "validation_offers": s.get("validation_offer", 0), "learning_centres": s.get("learning_centre", 0),
+        })
+    return json_response({"items": items, "total": len(items), "next": None})

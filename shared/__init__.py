@@ -1,0 +1,1 @@
+"""What every service needs: configuration, the message bus, the event contracts, the database glue."""

@@ -1,0 +1,81 @@
+"""Database glue: async engines for SQLite and PostgreSQL, and Alembic migrations at start-up."""
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+
+def is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite")
+
+
+def make_engine(url: str, **kw) -> AsyncEngine:
+    if is_sqlite(url):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(url, connect_args={"timeout": 30}, **kw)
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record):  # noqa: ANN001
+            # WAL lets readers run beside the writer; foreign keys are off by default in SQLite.
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+        return engine
+    kw.setdefault("pool_size", 10)
+    kw.setdefault("pool_pre_ping", True)
+    return create_async_engine(url, **kw)
+
+
+def _alembic_config(migrations_dir: Path, version_table: str) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(migrations_dir))
+    cfg.attributes["version_table"] = version_table
+    return cfg
+
+
+async def migrate(engine: AsyncEngine, migrations_dir: Path, version_table: str) -> None:
+    """Bring the schema to head. On PostgreSQL an advisory lock keeps replicas from racing."""
+    cfg = _alembic_config(migrations_dir, version_table)
+
+    def _upgrade(conn: Connection) -> None:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+    async with engine.begin() as conn:
+        if not is_sqlite(str(engine.url)):
+            await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": version_table})
+        await conn.run_sync(_upgrade)
+
+
+def run_migrations_in_env(context, target_metadata) -> None:  # noqa: ANN001
+    """Body of every service's migrations/env.py: run on the connection migrate() hands over."""
+    conn = context.config.attributes["connection"]
+    context.configure(
+        connection=conn,
+        target_metadata=target_metadata,
+        version_table=context.config.attributes["version_table"],
+        render_as_batch=True,  # SQLite cannot ALTER most things; batch mode copies the table
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+async def ping(engine: AsyncEngine, timeout: float = 2.0) -> bool:
+    try:
+        async with asyncio.timeout(timeout):
+            async with engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        return True
+    except Exception:  # noqa: BLE001 - any failure means "not ready"
+        return False

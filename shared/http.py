@@ -1,0 +1,112 @@
+"""HTTP building blocks every service uses: JSON errors, metrics, correlation ids, health routes."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+import uuid
+from typing import Awaitable, Callable
+
+import orjson
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from shared.logs import correlation_id
+from shared.metrics import HTTP_LATENCY, HTTP_REQUESTS
+
+log = logging.getLogger(__name__)
+
+Check = Callable[[], Awaitable[bool]]
+
+
+def json_response(data, status: int = 200, headers: dict | None = None) -> web.Response:
+    return web.Response(body=orjson.dumps(data), status=status, content_type="application/json", headers=headers)
+
+
+class ApiError(web.HTTPException):
+    """An error a caller can act on: JSON `{"error": message, ...details}` with the given status."""
+
+    def __init__(self, status: int, message: str, **details) -> None:
+        self.status_code = status
+        super().__init__(
+            body=orjson.dumps({"error": message, **details}), content_type="application/json",
+        )
+
+
+def make_middlewares(service: str) -> list:
+    @web.middleware
+    async def correlation(request: web.Request, handler):
+        cid = request.headers.get("X-Correlation-ID") or str(uuid.uuid4())
+        token = correlation_id.set(cid[:80])
+        try:
+            resp = await handler(request)
+            resp.headers["X-Correlation-ID"] = cid[:80]
+            return resp
+        finally:
+            correlation_id.reset(token)
+
+    @web.middleware
+    async def errors_and_metrics(request: web.Request, handler):
+        route = request.match_info.route.resource.canonical if request.match_info.route.resource else "unmatched"
+        start = time.perf_counter()
+        status = 500
+        try:
+            resp = await handler(request)
+            status = resp.status
+            return resp
+        except ApiError as exc:
+            status = exc.status
+            raise
+        except web.HTTPException as exc:
+            status = exc.status
+            if exc.status >= 400 and exc.content_type != "application/json":
+                # aiohttp's own errors (404, 405, 413 ...) become JSON like ours
+                raise ApiError(exc.status, exc.reason or "error") from None
+            raise
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("unhandled error on %s %s", request.method, request.path)
+            raise ApiError(500, "internal error; the request was not applied") from None
+        finally:
+            HTTP_REQUESTS.labels(service, request.method, route, str(status)).inc()
+            HTTP_LATENCY.labels(service, request.method, route).observe(time.perf_counter() - start)
+
+    return [correlation, errors_and_metrics]
+
+
+def add_health_routes(app: web.Application, checks: dict[str, Check]) -> None:
+    async def healthz(_request: web.Request) -> web.Response:
+        return json_response({"status": "ok"})
+
+    async def readyz(_request: web.Request) -> web.Response:
+        results = dict(zip(checks, await asyncio.gather(*(c() for c in checks.values()))))
+        ok = all(results.values())
+        return json_response({"status": "ready" if ok else "not ready", "checks": results}, status=200 if ok else 503)
+
+    async def metrics(_request: web.Request) -> web.Response:
+        return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
+
+
+async def serve_until_signalled(app: web.Application, host: str, port: int,
+                                on_stop: Callable[[], Awaitable[None]] | None = None) -> None:
+    """Serve until SIGINT/SIGTERM, then stop accepting, finish, and call on_stop."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    log.info("listening on http://%s:%d", host, port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("stopping")
+    await runner.cleanup()
+    if on_stop:
+        await on_stop()
