@@ -29,9 +29,7 @@ class ApiError(web.HTTPException):
 
     def __init__(self, status: int, message: str, **details) -> None:
         self.status_code = status
-        super().__init__(
-            body=orjson.dumps({"error": message, **details}), content_type="application/json",
-        )
+        super().__init__(text=orjson.dumps({"error": message, **details}).decode(), content_type="application/json")
 
 
 def make_middlewares(service: str) -> list:

@@ -172,7 +172,10 @@ def encode_cursor(last_id: str) -> str:
 
 def decode_cursor(cursor: str) -> str:
     pad = "=" * (-len(cursor) % 4)
-    return base64.urlsafe_b64decode(cursor + pad).decode()
+    value = base64.b64decode(cursor + pad, altchars=b"-_", validate=True).decode()
+    if not value:
+        raise ValueError("empty cursor")
+    return value
 
 
 async def list_courses(conn: AsyncConnection, *, municipality: str | None, school_type: str | None,

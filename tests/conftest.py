@@ -1,0 +1,207 @@
+"""Fixtures: real RabbitMQ, real SQLite and PostgreSQL databases, the catalogue running in-process.
+
+Each test gets its own exchange and queue prefix on the shared broker and its own database, so
+tests never see each other's messages or rows.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aio_pika
+import aiohttp
+import asyncpg
+import pytest
+from aiohttp import web
+
+from shared.events import Envelope, parse_event
+
+AMQP_URL = os.environ.get("TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+PG_ADMIN = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def unique() -> str:
+    return uuid.uuid4().hex[:10]
+
+
+async def create_pg_database(name: str) -> str:
+    conn = await asyncpg.connect(PG_ADMIN)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+
+
+async def drop_pg_database(name: str) -> None:
+    conn = await asyncpg.connect(PG_ADMIN)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def db_url(request, tmp_path, unique):
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path}/test.db"
+        return
+    name = f"vux_test_{unique}"
+    url = await create_pg_database(name)
+    yield url
+    await drop_pg_database(name)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path}/test.db"
+
+
+@pytest.fixture
+def bus_names(unique) -> dict:
+    return {"events_exchange": f"vux.test.{unique}", "queue_prefix": f"test.{unique}."}
+
+
+@dataclass
+class Collector:
+    """Every event published on the test's exchange, parsed."""
+
+    events: list[Envelope] = field(default_factory=list)
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def wait_for(self, n: int, timeout: float = 10.0) -> list[Envelope]:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while len(self.events) < n:
+            left = deadline - loop.time()
+            if left <= 0:
+                raise AssertionError(f"expected {n} events, got {len(self.events)}: {[e.type for e in self.events]}")
+            self.arrived.clear()
+            try:
+                await asyncio.wait_for(self.arrived.wait(), left)
+            except asyncio.TimeoutError:
+                pass
+        return self.events
+
+    async def quiet(self, seconds: float = 1.0) -> list[Envelope]:
+        """Wait until nothing has arrived for `seconds`; returns everything so far."""
+        while True:
+            self.arrived.clear()
+            try:
+                await asyncio.wait_for(self.arrived.wait(), seconds)
+            except asyncio.TimeoutError:
+                return self.events
+
+    def of_type(self, t: str) -> list[Envelope]:
+        return [e for e in self.events if e.type == t]
+
+
+@pytest.fixture
+async def collector(bus_names):
+    conn = await aio_pika.connect_robust(AMQP_URL)
+    ch = await conn.channel()
+    ex = await ch.declare_exchange(bus_names["events_exchange"], aio_pika.ExchangeType.TOPIC, durable=True)
+    q = await ch.declare_queue(exclusive=True, auto_delete=True)
+    await q.bind(ex, "#")
+    col = Collector()
+
+    async def on_msg(msg: aio_pika.abc.AbstractIncomingMessage) -> None:
+        async with msg.process():
+            col.events.append(parse_event(msg.body))
+            col.arrived.set()
+
+    await q.consume(on_msg)
+    yield col
+    await conn.close()
+    await delete_exchange(bus_names["events_exchange"])
+
+
+async def delete_exchange(name: str) -> None:
+    conn = await aio_pika.connect(AMQP_URL)
+    try:
+        ch = await conn.channel()
+        await ch.exchange_delete(name)
+    finally:
+        await conn.close()
+
+
+async def delete_queues(names: list[str]) -> None:
+    conn = await aio_pika.connect(AMQP_URL)
+    try:
+        for n in names:
+            ch = await conn.channel()
+            try:
+                await ch.queue_delete(n)
+            except Exception:  # noqa: BLE001
+                pass
+    finally:
+        await conn.close()
+
+
+@dataclass
+class RunningCatalogue:
+    url: str
+    service: object
+    http: aiohttp.ClientSession
+    region_token: str = ""
+
+    async def token(self, municipality: str | None = None) -> str:
+        from services.catalogue.auth import create_token
+
+        async with self.service.engine.begin() as conn:
+            return await create_token(conn, name="test", municipality=municipality, region=municipality is None)
+
+    async def push(self, municipality: str, body, *, token: str | None = None, method: str = "PUT",
+                   content_type: str = "application/json", params: dict | None = None) -> tuple[int, dict]:
+        import json
+
+        data = body if isinstance(body, (bytes, str)) else json.dumps(body)
+        headers = {"Content-Type": content_type}
+        tok = self.region_token if token is None else token
+        if tok:
+            headers["Authorization"] = f"Bearer {tok}"
+        async with self.http.request(method, f"{self.url}/v1/feeds/{municipality}", data=data, headers=headers,
+                                     params=params or {}) as resp:
+            return resp.status, await resp.json()
+
+    async def get(self, path: str, **params) -> tuple[int, dict]:
+        async with self.http.get(f"{self.url}{path}", params=params) as resp:
+            return resp.status, await resp.json()
+
+
+@pytest.fixture
+async def catalogue(db_url, bus_names):
+    from services.catalogue.api import create_app
+    from services.catalogue.service import CatalogueService
+    from services.catalogue.settings import CatalogueSettings
+
+    settings = CatalogueSettings(database_url=db_url, amqp_url=AMQP_URL, http_port=free_port(),
+                                 outbox_poll_s=0.2, feed_max_bytes=2_000_000, **bus_names)
+    service = CatalogueService(settings)
+    await service.start()
+    runner = web.AppRunner(create_app(service))
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", settings.http_port)
+    await site.start()
+    async with aiohttp.ClientSession() as http:
+        running = RunningCatalogue(f"http://127.0.0.1:{settings.http_port}", service, http)
+        running.region_token = await running.token()
+        for _ in range(50):  # the bus connects in the background
+            if service.bus.connected:
+                break
+            await asyncio.sleep(0.1)
+        yield running
+    await runner.cleanup()
+    await service.stop()
