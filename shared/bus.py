@@ -202,8 +202,14 @@ class Bus:
             q = await self._consume_channel.declare_queue(main, durable=True, arguments=quorum_args())
             for key in sub.routing_keys:
                 await q.bind(exchange, routing_key=key)
-            await q.consume(lambda m, s=sub: self._dispatch(s, m))
+            await q.consume(self._consumer_for(sub))
             log.info("consuming %s (%s)", main, ", ".join(sub.routing_keys))
+
+    def _consumer_for(self, sub: Subscription):  # noqa: ANN202
+        async def on_message(message: AbstractIncomingMessage) -> None:
+            await self._dispatch(sub, message)
+
+        return on_message
 
     async def _dispatch(self, sub: Subscription, message: AbstractIncomingMessage) -> None:
         headers = message.headers or {}

@@ -20,16 +20,16 @@ GENERAL = ["SVESVE01", "SVASVA01", "ENGENG05", "MATMAT01a", "SAMSAM01a1", "HISHI
 DISTANCE_GENERAL = ["ENGENG06", "MATMAT02a", "SVESVE02", "SVESVE01", "ENGENG05", "MATMAT01a"]
 # Vocational packages (Skolverket yrkesutgångar) per municipality; the big towns offer the most.
 PACKAGES = {
-    "2480": ["Äldreomsorg", "Hälso- och sjukvård", "Barnskötare", "Kock", "Installationselektriker",
+    "2480": ["Undersköterska", "Äldreomsorg", "Barnskötare", "Kock", "Installationselektriker",
              "Lastbilsförare", "Svetsare", "Fastighetstekniker", "Personbilsmekaniker", "Redovisningsassistent"],
-    "2482": ["Svetsare", "CNC-operatör metall", "Industrielektriker", "Äldreomsorg", "Barnskötare",
+    "2482": ["Svetsare", "CNC-operatör metall", "Industrielektriker", "Undersköterska", "Barnskötare",
              "Lagerarbetare", "Processoperatör kemi", "Underhållsmekaniker"],
-    "2481": ["Äldreomsorg", "Skogsmaskinförare", "Kock", "Barnskötare"],
-    "2462": ["Äldreomsorg", "Anläggningsmaskinförare"],
-    "2421": ["Kock", "Äldreomsorg"],
+    "2481": ["Undersköterska", "Skogsmaskinförare", "Kock", "Barnskötare"],
+    "2462": ["Undersköterska", "Anläggningsmaskinförare"],
+    "2421": ["Kock", "Undersköterska"],
     "2460": ["Personbilsmekaniker", "Barnskötare"],
 }
-DISTANCE_PACKAGES = {"2480": ["Äldreomsorg"], "2481": ["Barnskötare"]}
+DISTANCE_PACKAGES = {"2480": ["Undersköterska"], "2481": ["Barnskötare"]}
 SFI = [
     ("SFIKURSA", "Svenska för invandrare, kurs A",
      "För dig som är ny i svenska och har kort eller ingen tidigare skolgång. Du lär dig läsa och skriva "
@@ -46,7 +46,7 @@ SFI = [
 ]
 VALIDATION = {
     "2480": [("vård", "Validering inom vård och omsorg – undersköterska", "5321",
-              ["Äldreomsorg", "Hälso- och sjukvård"],
+              ["Undersköterska"],
               "För dig som har arbetat inom äldreomsorg, hemtjänst eller sjukvård utan formell utbildning. "
               "Dina kunskaper kartläggs och bedöms mot kurserna i vård- och omsorgsutbildningen, så att du "
               "bara behöver läsa det du saknar för att bli undersköterska.",
@@ -84,6 +84,9 @@ def packages() -> dict[str, list[str]]:
             codes = [c for c in row["course_codes"] if c in courses() and c not in ("ENTENR0", "FÖRENT0")]
             out.setdefault(row["occupation"], [])
             out[row["occupation"]] += [c for c in codes if c not in out[row["occupation"]]]
+    # Komvux's national vocational package for assistant nurses (yrkespaket VOXABN).
+    pkg = json.loads((DATA / "yrkespaket_underskoterska_VOXABN.json").read_text(encoding="utf-8"))
+    out["Undersköterska"] = [c["code"] for c in pkg["courses"] if c["code"] in courses()]
     return out
 
 
