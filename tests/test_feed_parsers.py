@@ -133,3 +133,11 @@ def test_emil3_record_errors_name_the_field():
     assert got == {"i.notitle": "title", "educationInfos[2]": "id", "i.other": "content.identifier",
                    "educationInfos[4]": "record", "e.backwards": "end", "e.noinfo": "education"}
     assert list(feed.records["course"]) == ["i.ok"]
+
+
+def test_documented_csv_example_parses_cleanly():
+    from pathlib import Path
+
+    body = (Path(__file__).parent.parent / "docs" / "feed-csv-example.csv").read_bytes()
+    feed = detect_and_parse(body, "text/csv", "2422")
+    assert feed.rejected == [] and len(feed.records["occurrence"]) == 2

@@ -166,7 +166,7 @@ async def list_municipalities(request: web.Request) -> web.Response:
         last = s.get("last_feed_at")
         items.append({
             "code": code, "name": m.name,
-            "last_feed_at": last.isoformat() if last else None,
+            "last_feed_at": storage.iso(last),
             "courses": s.get("course", 0), "occurrences": s.get("occurrence", 0),
             "validation_offers": s.get("validation_offer", 0), "learning_centres": s.get("learning_centre", 0),
         })

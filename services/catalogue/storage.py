@@ -212,13 +212,20 @@ async def list_courses(conn: AsyncConnection, *, municipality: str | None, schoo
     return items, total, nxt
 
 
+def iso(ts: datetime | None) -> str | None:
+    """SQLite hands back naive datetimes; everything we store is UTC."""
+    if ts is None:
+        return None
+    return (ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc)).isoformat()
+
+
 def _course_item(r) -> dict:  # noqa: ANN001
     if r.active:
         doc = orjson.loads(r.doc)
     else:
         doc = {"id": r.id, "municipality_code": r.municipality_code}
     doc["status"] = "active" if r.active else "withdrawn"
-    doc["updated_at"] = r.updated_at.isoformat() if r.updated_at else None
+    doc["updated_at"] = iso(r.updated_at)
     return doc
 
 
