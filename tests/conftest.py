@@ -158,10 +158,12 @@ class RunningCatalogue:
     region_token: str = ""
 
     async def token(self, municipality: str | None = None) -> str:
-        from services.catalogue.auth import create_token
+        from services.catalogue.storage import api_tokens
+        from shared.tokens import create_token
 
         async with self.service.engine.begin() as conn:
-            return await create_token(conn, name="test", municipality=municipality, region=municipality is None)
+            role = "region" if municipality is None else "municipality"
+            return await create_token(conn, api_tokens, name="test", role=role, scope=municipality)
 
     async def push(self, municipality: str, body, *, token: str | None = None, method: str = "PUT",
                    content_type: str = "application/json", params: dict | None = None) -> tuple[int, dict]:

@@ -23,7 +23,7 @@ def test_token_create_list_revoke(sqlite_url):
     assert token.startswith("vux_")
     token_id = token.split("_")[1]
     listed = cli(sqlite_url, "token", "list").stdout
-    assert token_id in listed and "2480" in listed and "active" in listed
+    assert token_id in listed and "2480" in listed and "municipality" in listed and "active" in listed
     assert token.split("_", 2)[2] not in listed  # the secret is never shown again
     assert cli(sqlite_url, "token", "revoke", token_id).returncode == 0
     assert "revoked" in cli(sqlite_url, "token", "list").stdout

@@ -6,8 +6,9 @@ from datetime import datetime, timezone
 from aiohttp import web
 
 from services.catalogue import storage
-from services.catalogue.auth import authenticate
+from services.catalogue.auth import may_push
 from services.catalogue.service import CatalogueService
+from shared.tokens import authenticate
 from shared.http import ApiError, add_health_routes, json_response, make_middlewares
 from shared.reference import municipalities
 
@@ -44,15 +45,15 @@ async def push_delta(request: web.Request) -> web.Response:
 async def _push(request: web.Request, mode: str) -> web.Response:
     service = request.app[SERVICE]
     async with service.engine.connect() as conn:
-        caller = await authenticate(conn, request.headers.get("Authorization"))
+        caller = await authenticate(conn, storage.api_tokens, request.headers.get("Authorization"))
     if caller is None:
         raise ApiError(401, "missing, unknown or revoked API token; send `Authorization: Bearer <token>`")
     code = request.match_info["municipality"]
     if code not in municipalities():
         raise ApiError(404, f"unknown municipality code {code!r}; use one of Västerbotten's SCB codes, "
                             + ", ".join(sorted(municipalities())))
-    if not caller.may_push(code):
-        raise ApiError(403, f"this token may push only municipality {caller.municipality_code}'s feed, not {code}'s")
+    if not may_push(caller, code):
+        raise ApiError(403, f"this token may push only municipality {caller.scope}'s feed, not {code}'s")
     kind = FEED_TYPES.get(request.content_type)
     if kind is None:
         raise ApiError(415, f"unsupported Content-Type {request.content_type!r}; send application/json "

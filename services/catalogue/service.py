@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from services.catalogue import domain, storage
-from services.catalogue.auth import Caller
+from shared.tokens import Caller
 from services.catalogue.feeds import FeedFormatError, detect_and_parse
 from services.catalogue.settings import CatalogueSettings
 from shared.bus import Bus

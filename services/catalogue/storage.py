@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.catalogue.domain import Plan, State, Stored
 from services.catalogue.feeds.records import KINDS
 from shared.outbox import outbox_table
+from shared.tokens import tokens_table
 
 metadata = MetaData()
 
@@ -59,16 +60,7 @@ feeds = Table(
     Index("ix_feeds_municipality", "municipality_code", "received_at"),
 )
 
-api_tokens = Table(
-    "api_tokens", metadata,
-    Column("id", String(32), primary_key=True),
-    Column("name", String(200), nullable=False),
-    Column("municipality_code", String(4)),
-    Column("is_region", Boolean, nullable=False),
-    Column("secret_hash", String(64), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("revoked_at", DateTime(timezone=True)),
-)
+api_tokens = tokens_table(metadata)
 
 outbox = outbox_table(metadata)
 
@@ -257,26 +249,6 @@ async def municipality_stats(conn: AsyncConnection) -> dict[str, dict]:
     for m, last in rows:
         stats.setdefault(m, {})["last_feed_at"] = last
     return stats
-
-
-# --- tokens --------------------------------------------------------------------------------------
-
-async def insert_token(conn: AsyncConnection, **row) -> None:
-    await conn.execute(insert(api_tokens).values(created_at=now(), **row))
-
-
-async def get_token(conn: AsyncConnection, token_id: str):  # noqa: ANN201
-    return (await conn.execute(select(api_tokens).where(api_tokens.c.id == token_id))).first()
-
-
-async def revoke_token(conn: AsyncConnection, token_id: str) -> bool:
-    res = await conn.execute(update(api_tokens).where(api_tokens.c.id == token_id, api_tokens.c.revoked_at.is_(None))
-                             .values(revoked_at=now()))
-    return res.rowcount == 1
-
-
-async def list_tokens(conn: AsyncConnection) -> list:
-    return (await conn.execute(select(api_tokens).order_by(api_tokens.c.created_at))).all()
 
 
 __all__ = ["metadata", "records", "course_docs", "feeds", "api_tokens", "outbox"]

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-27 07:03:36.464380
+Create Date: 2026-11-27 07:15:18.366807
 """
 from alembic import op
 import sqlalchemy as sa
@@ -19,8 +19,8 @@ def upgrade() -> None:
     op.create_table('api_tokens',
     sa.Column('id', sa.String(length=32), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
-    sa.Column('municipality_code', sa.String(length=4), nullable=True),
-    sa.Column('is_region', sa.Boolean(), nullable=False),
+    sa.Column('role', sa.String(length=20), nullable=False),
+    sa.Column('scope', sa.String(length=20), nullable=True),
     sa.Column('secret_hash', sa.String(length=64), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('revoked_at', sa.DateTime(timezone=True), nullable=True),
