@@ -70,6 +70,7 @@ class CourseDoc(Model):
     credits_system: str | None = None
     url: str | None = None
     keywords: list[str] = Field(default_factory=list)
+    area: str | None = Field(None, description="Education area (vård och omsorg, ...), for seat funding and demand")
     provider: ProviderDoc | None = None
     occurrences: list[OccurrenceDoc] = Field(default_factory=list)
 
@@ -110,6 +111,97 @@ class LearningCentreDoc(Model):
 class WithdrawnPayload(Model):
     id: str
     municipality_code: str
+
+
+# --- allocation payloads ---------------------------------------------------------------------
+
+EducationLevel = Literal["none", "primary", "upper_secondary_incomplete", "upper_secondary", "post_secondary"]
+Employment = Literal["unemployed", "labour_market_programme", "part_time", "employed", "student", "other"]
+
+
+class ApplicantFacts(Model):
+    """Only what contact and the priority rules need."""
+
+    name: str = Field(min_length=1, max_length=200)
+    email: str = Field(min_length=3, max_length=254)
+    home_municipality: str = Field(pattern=r"^\d{4}$")
+    education_level: EducationLevel
+    employment: Employment
+    lang: Literal["sv", "en", "ar", "so", "fa"] = "sv"
+
+
+class ApplicationForm(Model):
+    """What a learner submits: ranked course occurrences and the facts that decide priority."""
+
+    submission_id: str = Field(min_length=8, max_length=80, description="client key: the same submission twice is one application")
+    applicant: ApplicantFacts
+    choices: list[str] = Field(min_length=1, max_length=5, description="occurrence ids, best first")
+    consent: bool = Field(description="consent to the processing of personal data; must be true")
+    chat_session_id: str | None = None
+
+
+class Contact(Model):
+    name: str
+    email: str
+    lang: str = "sv"
+
+
+class OccurrenceRef(Model):
+    id: str
+    course_id: str | None = None
+    title: str | None = None
+    municipality_code: str | None = None
+    start: date | None = None
+
+
+class ApplicationReceivedPayload(Model):
+    application_id: str
+    contact: Contact
+    home_municipality: str
+    choices: list[OccurrenceRef]
+    status_url: str | None = None
+
+
+class OfferPayload(Model):
+    offer_id: str
+    application_id: str
+    round_id: str | None = None
+    contact: Contact
+    occurrence: OccurrenceRef
+    choice_rank: int
+    deadline: datetime
+    answer_url: str | None = None
+
+
+class WaitlistPosition(Model):
+    occurrence: OccurrenceRef
+    position: int
+
+
+class WaitlistedPayload(Model):
+    application_id: str
+    round_id: str
+    contact: Contact
+    positions: list[WaitlistPosition]
+
+
+class RejectedPayload(Model):
+    application_id: str | None = None
+    submission_id: str | None = None
+    contact: Contact
+    reason: str
+
+
+class ErasedPayload(Model):
+    application_id: str
+
+
+class ChatTurnPayload(Model):
+    """Anonymous: what a learner asked the assistant about, never what they wrote."""
+
+    areas: list[str] = Field(default_factory=list)
+    municipality_code: str | None = None
+    lang: str | None = None
 
 
 # --- envelopes ------------------------------------------------------------------------------
@@ -165,6 +257,82 @@ class LearningCentreWithdrawn(Envelope):
     payload: WithdrawnPayload
 
 
+class ApplicationSubmitted(Envelope):
+    """Command from the assistant to the allocation service."""
+
+    type: Literal["application.submitted"] = "application.submitted"
+    version: Literal[1] = 1
+    payload: ApplicationForm
+
+
+class ApplicationReceived(Envelope):
+    type: Literal["application.received"] = "application.received"
+    version: Literal[1] = 1
+    payload: ApplicationReceivedPayload
+
+
+class OfferMade(Envelope):
+    type: Literal["offer.made"] = "offer.made"
+    version: Literal[1] = 1
+    payload: OfferPayload
+
+
+class OfferReminder(Envelope):
+    type: Literal["offer.reminder"] = "offer.reminder"
+    version: Literal[1] = 1
+    payload: OfferPayload
+
+
+class OfferAccepted(Envelope):
+    type: Literal["offer.accepted"] = "offer.accepted"
+    version: Literal[1] = 1
+    payload: OfferPayload
+
+
+class OfferDeclined(Envelope):
+    type: Literal["offer.declined"] = "offer.declined"
+    version: Literal[1] = 1
+    payload: OfferPayload
+
+
+class OfferExpired(Envelope):
+    type: Literal["offer.expired"] = "offer.expired"
+    version: Literal[1] = 1
+    payload: OfferPayload
+
+
+class OfferWithdrawn(Envelope):
+    """The seat was taken back (course withdrawn, applicant erased)."""
+
+    type: Literal["offer.withdrawn"] = "offer.withdrawn"
+    version: Literal[1] = 1
+    payload: OfferPayload
+
+
+class ApplicationWaitlisted(Envelope):
+    type: Literal["application.waitlisted"] = "application.waitlisted"
+    version: Literal[1] = 1
+    payload: WaitlistedPayload
+
+
+class ApplicationRejected(Envelope):
+    type: Literal["application.rejected"] = "application.rejected"
+    version: Literal[1] = 1
+    payload: RejectedPayload
+
+
+class ApplicantErased(Envelope):
+    type: Literal["applicant.erased"] = "applicant.erased"
+    version: Literal[1] = 1
+    payload: ErasedPayload
+
+
+class ChatTurnObserved(Envelope):
+    type: Literal["chat.turn_observed"] = "chat.turn_observed"
+    version: Literal[1] = 1
+    payload: ChatTurnPayload
+
+
 class TestPing(Envelope):
     """Carries nothing of substance; used to exercise the bus itself (retries, parking, reconnects)."""
 
@@ -181,6 +349,18 @@ EVENT_TYPES: tuple[type[Envelope], ...] = (
     ValidationOfferWithdrawn,
     LearningCentreUpserted,
     LearningCentreWithdrawn,
+    ApplicationSubmitted,
+    ApplicationReceived,
+    OfferMade,
+    OfferReminder,
+    OfferAccepted,
+    OfferDeclined,
+    OfferExpired,
+    OfferWithdrawn,
+    ApplicationWaitlisted,
+    ApplicationRejected,
+    ApplicantErased,
+    ChatTurnObserved,
     TestPing,
 )
 

@@ -108,3 +108,29 @@ async def serve_until_signalled(app: web.Application, host: str, port: int,
     await runner.cleanup()
     if on_stop:
         await on_stop()
+
+
+async def read_json_model(request: web.Request, model, max_bytes: int = 256 * 1024):  # noqa: ANN001, ANN201
+    """Parse a JSON body into a pydantic model; every failure is a 4xx that says what and where."""
+    from pydantic import ValidationError
+
+    if request.content_type != "application/json":
+        raise ApiError(415, f"send JSON with Content-Type application/json, not {request.content_type!r}")
+    if request.content_length is not None and request.content_length > max_bytes:
+        raise ApiError(413, f"the body is larger than {max_bytes} bytes")
+    try:
+        raw = await request.content.read(max_bytes + 1)
+    except Exception:  # noqa: BLE001
+        raise ApiError(400, "could not read the request body") from None
+    if len(raw) > max_bytes:
+        raise ApiError(413, f"the body is larger than {max_bytes} bytes")
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise ApiError(400, f"malformed JSON: {exc}") from None
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        errors = [{"field": ".".join(str(p) for p in e["loc"]) or "body", "message": e["msg"]} for e in exc.errors()]
+        first = errors[0]
+        raise ApiError(422, f"{first['field']}: {first['message']}", errors=errors[:20]) from None

@@ -54,14 +54,25 @@ async def drop_pg_database(name: str) -> None:
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-async def db_url(request, tmp_path, unique):
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path}/test.db"
-        return
-    name = f"vux_test_{unique}"
-    url = await create_pg_database(name)
-    yield url
-    await drop_pg_database(name)
+async def db_factory(request, tmp_path, unique):
+    """Makes a fresh database per service (services never share one), on SQLite or PostgreSQL."""
+    made: list[str] = []
+
+    async def make(service: str) -> str:
+        if request.param == "sqlite":
+            return f"sqlite+aiosqlite:///{tmp_path}/{service}.db"
+        name = f"vux_test_{unique}_{service}"
+        made.append(name)
+        return await create_pg_database(name)
+
+    yield make
+    for name in made:
+        await drop_pg_database(name)
+
+
+@pytest.fixture
+async def db_url(db_factory):
+    return await db_factory("catalogue")
 
 
 @pytest.fixture
@@ -88,6 +99,23 @@ class Collector:
             left = deadline - loop.time()
             if left <= 0:
                 raise AssertionError(f"expected {n} events, got {len(self.events)}: {[e.type for e in self.events]}")
+            self.arrived.clear()
+            try:
+                await asyncio.wait_for(self.arrived.wait(), left)
+            except asyncio.TimeoutError:
+                pass
+        return self.events
+
+    async def wait_types(self, timeout: float = 10.0, **counts: int) -> list[Envelope]:
+        """Wait until at least counts[t] events of each type t arrived (dots in types as '__')."""
+        want = {k.replace("__", "."): v for k, v in counts.items()}
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while any(len(self.of_type(t)) < n for t, n in want.items()):
+            left = deadline - loop.time()
+            if left <= 0:
+                have = {t: len(self.of_type(t)) for t in want}
+                raise AssertionError(f"expected {want}, got {have}")
             self.arrived.clear()
             try:
                 await asyncio.wait_for(self.arrived.wait(), left)
@@ -207,3 +235,58 @@ async def catalogue(db_url, bus_names):
         yield running
     await runner.cleanup()
     await service.stop()
+
+
+@dataclass
+class RunningAllocation:
+    url: str
+    service: object
+    http: aiohttp.ClientSession
+    coordinator_token: str = ""
+
+    async def token(self, municipality: str | None = None, role: str = "coordinator") -> str:
+        from services.allocation.storage import api_tokens
+        from shared.tokens import create_token
+
+        async with self.service.engine.begin() as conn:
+            return await create_token(conn, api_tokens, name=f"test-{role}", role=role, scope=municipality)
+
+    async def call(self, method: str, path: str, body=None, *, token: str | None = None,
+                   headers: dict | None = None, params: dict | None = None, **query):
+        h = dict(headers or {})
+        tok = self.coordinator_token if token is None else token
+        if tok:
+            h["Authorization"] = f"Bearer {tok}"
+        async with self.http.request(method, f"{self.url}{path}", json=body, headers=h,
+                                     params={**query, **(params or {})}) as resp:
+            ctype = resp.content_type
+            return resp.status, (await resp.json()) if ctype == "application/json" else await resp.text()
+
+
+@pytest.fixture
+async def allocation(db_factory, bus_names):
+    from services.allocation.api import create_app
+    from services.allocation.service import AllocationService
+    from services.allocation.settings import AllocationSettings
+
+    port = free_port()
+    settings = AllocationSettings(database_url=await db_factory("allocation"), amqp_url=AMQP_URL, http_port=port,
+                                  outbox_poll_s=0.2, retry_delays_s=[0.2, 0.5], public_url=f"http://127.0.0.1:{port}",
+                                  expiry_check_s=3600, **bus_names)
+    service = AllocationService(settings)
+    await service.start()
+    runner = web.AppRunner(create_app(service))
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    async with aiohttp.ClientSession() as http:
+        running = RunningAllocation(f"http://127.0.0.1:{port}", service, http)
+        running.coordinator_token = await running.token()
+        for _ in range(100):
+            if service.bus.connected and service.bus.subscriptions and service.bus.subscriptions[-1].names:
+                break
+            await asyncio.sleep(0.1)
+        yield running
+    await runner.cleanup()
+    await service.stop()
+    names = [n for sub in service.bus.subscriptions for n in service.bus.queue_names(sub.queue).values()]
+    await delete_queues(names)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import orjson
 
 from services.catalogue.feeds.records import KINDS, ParsedFeed, Rejection
+from shared.reference import course_area
 from shared.events import (
     CourseDoc, CourseUpserted, CourseWithdrawn, Envelope, LearningCentreDoc, LearningCentreUpserted,
     LearningCentreWithdrawn, ValidationOfferDoc, ValidationOfferUpserted, ValidationOfferWithdrawn,
@@ -196,6 +197,7 @@ def plan_feed(
 
 def build_course_doc(info: dict, provider: dict | None, occurrences: list[dict]) -> CourseDoc:
     doc = {k: v for k, v in info.items() if k != "provider_id"}
+    doc["area"] = course_area(info.get("code"), info.get("school_type"))
     doc["provider"] = provider
     doc["occurrences"] = sorted(occurrences, key=lambda o: (o.get("start") or "", o["id"]))
     return CourseDoc.model_validate(doc)

@@ -1,0 +1,201 @@
+"""The allocation service's HTTP API: applications, offers, rounds, seat distributions, demand."""
+from __future__ import annotations
+
+import html
+
+from aiohttp import web
+from pydantic import BaseModel, Field
+
+from services.allocation import storage
+from services.allocation.distribution import DistributionInput
+from services.allocation.service import AllocationService, Problem
+from shared.events import ApplicationForm
+from shared.http import ApiError, add_health_routes, json_response, make_middlewares, read_json_model
+from shared.tokens import Caller, authenticate
+
+SERVICE = web.AppKey("service", AllocationService)
+
+
+class RoundRequest(BaseModel):
+    seed: str | None = Field(None, max_length=80, description="reuse a published seed to rerun a round")
+
+
+class ApprovalRequest(BaseModel):
+    rank: int = Field(ge=1, le=5)
+    approved: bool
+
+
+class AnswerRequest(BaseModel):
+    token: str = Field(min_length=1, max_length=200)
+
+
+def create_app(service: AllocationService) -> web.Application:
+    app = web.Application(middlewares=[*make_middlewares("allocation"), problems])
+    app[SERVICE] = service
+    add_health_routes(app, {"database": service.db_ready, "broker": service.broker_ready})
+    r = app.router
+    r.add_post("/v1/applications", submit)
+    r.add_get("/v1/applications/{id}", view_application)
+    r.add_delete("/v1/applications/{id}", erase_application)
+    r.add_post("/v1/applications/{id}/approvals", decide_approval)
+    r.add_post("/v1/offers/{id}/accept", accept_offer)
+    r.add_post("/v1/offers/{id}/decline", decline_offer)
+    r.add_post("/v1/offers/tick", tick_offers)
+    r.add_get("/offers/{id}", offer_page)
+    r.add_post("/offers/{id}", offer_form)
+    r.add_post("/v1/rounds", start_round)
+    r.add_get("/v1/rounds", list_rounds)
+    r.add_get("/v1/rounds/{id}", get_round)
+    r.add_post("/v1/distributions", compute_distribution)
+    r.add_get("/v1/distributions/{id}", get_distribution)
+    r.add_post("/v1/distributions/{id}/adopt", adopt_distribution)
+    r.add_get("/v1/demand", demand)
+    return app
+
+
+@web.middleware
+async def problems(request: web.Request, handler):  # noqa: ANN001, ANN201
+    try:
+        return await handler(request)
+    except Problem as exc:
+        raise ApiError(exc.status, exc.message, **exc.details) from None
+
+
+async def coordinator(request: web.Request, region_only: bool = False) -> Caller:
+    async with request.app[SERVICE].engine.connect() as conn:
+        caller = await authenticate(conn, storage.api_tokens, request.headers.get("Authorization"))
+    if caller is None:
+        raise ApiError(401, "missing, unknown or revoked coordinator token; send `Authorization: Bearer <token>`")
+    if caller.role != "coordinator":
+        raise ApiError(403, "this needs a coordinator token")
+    if region_only and caller.scope:
+        raise ApiError(403, "this needs a regional coordinator token, not a municipality's")
+    return caller
+
+
+async def optional_coordinator(request: web.Request) -> Caller | None:
+    if not request.headers.get("Authorization"):
+        return None
+    return await coordinator(request)
+
+
+def _secret(request: web.Request) -> str | None:
+    return request.headers.get("X-Application-Secret") or request.query.get("secret")
+
+
+async def submit(request: web.Request) -> web.Response:
+    form = await read_json_model(request, ApplicationForm)
+    out = await request.app[SERVICE].submit(form)
+    return json_response(out.body, status=out.status)
+
+
+async def view_application(request: web.Request) -> web.Response:
+    staff = await optional_coordinator(request)
+    return json_response(await request.app[SERVICE].view(request.match_info["id"], _secret(request), staff is not None))
+
+
+async def erase_application(request: web.Request) -> web.Response:
+    service = request.app[SERVICE]
+    staff = await optional_coordinator(request)
+    if staff is None:
+        await service.view(request.match_info["id"], _secret(request), False)  # 404 unless the secret is right
+    return json_response(await service.erase(request.match_info["id"]))
+
+
+async def decide_approval(request: web.Request) -> web.Response:
+    caller = await coordinator(request)
+    body = await read_json_model(request, ApprovalRequest)
+    return json_response(await request.app[SERVICE].decide_approval(
+        request.match_info["id"], body.rank, body.approved, caller.scope))
+
+
+async def _answer(request: web.Request, accept: bool) -> web.Response:
+    body = await read_json_model(request, AnswerRequest)
+    return json_response(await request.app[SERVICE].answer_offer(request.match_info["id"], body.token, accept))
+
+
+async def accept_offer(request: web.Request) -> web.Response:
+    return await _answer(request, True)
+
+
+async def decline_offer(request: web.Request) -> web.Response:
+    return await _answer(request, False)
+
+
+async def tick_offers(request: web.Request) -> web.Response:
+    await coordinator(request)
+    return json_response(await request.app[SERVICE].tick_offers())
+
+
+PAGE = """<!doctype html><html lang="sv"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>Erbjudande om studieplats</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:36rem;margin:2rem auto;padding:0 1rem;line-height:1.5;color:#111}}
+button{{font-size:1rem;padding:.6rem 1.2rem;margin:.3rem .5rem .3rem 0;border-radius:.3rem;border:2px solid #044;}}
+.yes{{background:#05603a;color:#fff}} .no{{background:#fff;color:#111}} :focus{{outline:3px solid #c60}}</style></head>
+<body><main><h1>Erbjudande om studieplats</h1>{body}</main></body></html>"""
+
+
+async def offer_page(request: web.Request) -> web.Response:
+    token = request.query.get("token", "")
+    data = await request.app[SERVICE].offer_page_data(request.match_info["id"], token)
+    p = data["payload"]
+    e = html.escape
+    if p is None:
+        body = "<p>Erbjudandet finns inte längre.</p>"
+    elif data["status"] != "pending":
+        body = f"<p>{e(p.occurrence.title or '')}: erbjudandet är <strong>{e(data['status'])}</strong>.</p>"
+    else:
+        body = (f"<p>Du erbjuds en plats på <strong>{e(p.occurrence.title or '')}</strong>"
+                f"{', start ' + e(str(p.occurrence.start)) if p.occurrence.start else ''}.</p>"
+                f"<p>Svara senast {e(p.deadline.strftime('%Y-%m-%d %H:%M'))} (UTC).</p>"
+                f"<form method=post><input type=hidden name=token value=\"{e(token)}\">"
+                "<button class=yes name=answer value=accept>Ja, jag tar platsen</button>"
+                "<button class=no name=answer value=decline>Nej tack</button></form>")
+    return web.Response(text=PAGE.format(body=body), content_type="text/html")
+
+
+async def offer_form(request: web.Request) -> web.Response:
+    form = await request.post()
+    answer = form.get("answer")
+    if answer not in ("accept", "decline"):
+        raise ApiError(400, "answer must be accept or decline")
+    await request.app[SERVICE].answer_offer(request.match_info["id"], str(form.get("token", "")), answer == "accept")
+    raise web.HTTPSeeOther(f"/offers/{request.match_info['id']}?token={form.get('token', '')}")
+
+
+async def start_round(request: web.Request) -> web.Response:
+    caller = await coordinator(request, region_only=True)
+    body = await read_json_model(request, RoundRequest) if request.can_read_body else RoundRequest()
+    return json_response(await request.app[SERVICE].run_round(caller.name, body.seed), status=201)
+
+
+async def list_rounds(request: web.Request) -> web.Response:
+    await coordinator(request)
+    items = await request.app[SERVICE].list_rounds()
+    return json_response({"items": items, "total": len(items), "next": None})
+
+
+async def get_round(request: web.Request) -> web.Response:
+    await coordinator(request)
+    return json_response(await request.app[SERVICE].get_round(request.match_info["id"]))
+
+
+async def compute_distribution(request: web.Request) -> web.Response:
+    caller = await coordinator(request, region_only=True)
+    inp = await read_json_model(request, DistributionInput)
+    return json_response(await request.app[SERVICE].compute_distribution(inp, caller.name), status=201)
+
+
+async def get_distribution(request: web.Request) -> web.Response:
+    await coordinator(request)
+    return json_response(await request.app[SERVICE].get_distribution(request.match_info["id"]))
+
+
+async def adopt_distribution(request: web.Request) -> web.Response:
+    caller = await coordinator(request, region_only=True)
+    return json_response(await request.app[SERVICE].adopt_distribution(request.match_info["id"], caller.name))
+
+
+async def demand(request: web.Request) -> web.Response:
+    await coordinator(request)
+    return json_response(await request.app[SERVICE].demand())

@@ -1,0 +1,36 @@
+"""The allocation service's message handlers: one subscription per concern."""
+from __future__ import annotations
+
+import logging
+
+from shared.bus import Bus
+from shared.events import ApplicationSubmitted, ChatTurnObserved, CourseUpserted, CourseWithdrawn, Envelope
+
+log = logging.getLogger(__name__)
+
+
+def register(bus: Bus, service) -> None:  # noqa: ANN001 - AllocationService (import cycle)
+    from services.allocation.service import Problem
+
+    @bus.subscribe("allocation.catalogue", ["course.upserted", "course.withdrawn"])
+    async def on_course(event: Envelope) -> None:
+        if isinstance(event, CourseUpserted):
+            await service.upsert_course(event.payload, event_id=str(event.event_id))
+        elif isinstance(event, CourseWithdrawn):
+            await service.withdraw_course(event.payload.id, event_id=str(event.event_id))
+
+    @bus.subscribe("allocation.applications", ["application.submitted"])
+    async def on_application(event: Envelope) -> None:
+        if not isinstance(event, ApplicationSubmitted):
+            return
+        try:
+            await service.submit(event.payload)  # the submission id makes a redelivery a no-op
+        except Problem as exc:
+            # The learner is told why (application.rejected e-mail); nothing is silently dropped.
+            log.info("application %s refused: %s", event.payload.submission_id, exc.message)
+            await service.reject_submission(event.payload, exc.message)
+
+    @bus.subscribe("allocation.demand", ["chat.turn_observed"])
+    async def on_chat_turn(event: Envelope) -> None:
+        if isinstance(event, ChatTurnObserved):
+            await service.record_chat_turn(event.payload, event_id=str(event.event_id))
