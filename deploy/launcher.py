@@ -75,6 +75,16 @@ def load_demo_data() -> None:
           f"{total['changed']} changed, {total['unchanged']} unchanged)")
 
 
+def staff_tokens(services: list[str]) -> list[str]:
+    """Fresh tokens so a person can try the staff APIs of the running demo."""
+    lines = []
+    if "allocation" in services:
+        out = subprocess.run([sys.executable, "-m", "services.allocation", "token", "create", "--coordinator",
+                              "--name", "demo-coordinator"], cwd=ROOT, capture_output=True, text=True, check=True)
+        lines.append(f"  regional coordinator token (allocation): {out.stdout.strip().splitlines()[-1]}")
+    return lines
+
+
 def stop_all(procs: dict[str, subprocess.Popen]) -> None:
     for proc in procs.values():
         if proc.poll() is None:
@@ -107,9 +117,12 @@ def main() -> int:
         for s in services:
             wait_ready(s, procs[s])
         load_demo_data()
+        tokens = staff_tokens(services)
         print("\nVux Västerbotten is running:")
         for s in services:
             print(f"  {s:<11} http://127.0.0.1:{port_of(s)}/   (logs: var/log/{s}.log)")
+        for line in tokens:
+            print(line)
         print("Press Ctrl-C to stop.", flush=True)
         while not stopping:
             for name, proc in procs.items():

@@ -79,6 +79,7 @@ class Bus:
         self._channel: AbstractRobustChannel | None = None
         self._consume_channel: AbstractRobustChannel | None = None
         self._exchange: AbstractRobustExchange | None = None
+        self.consuming = False  # every subscription's queues declared and its consumer started
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -204,6 +205,7 @@ class Bus:
                 await q.bind(exchange, routing_key=key)
             await q.consume(self._consumer_for(sub))
             log.info("consuming %s (%s)", main, ", ".join(sub.routing_keys))
+        self.consuming = True
 
     def _consumer_for(self, sub: Subscription):  # noqa: ANN202
         async def on_message(message: AbstractIncomingMessage) -> None:

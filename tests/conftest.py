@@ -282,7 +282,7 @@ async def allocation(db_factory, bus_names):
         running = RunningAllocation(f"http://127.0.0.1:{port}", service, http)
         running.coordinator_token = await running.token()
         for _ in range(100):
-            if service.bus.connected and service.bus.subscriptions and service.bus.subscriptions[-1].names:
+            if service.bus.connected and service.bus.consuming:
                 break
             await asyncio.sleep(0.1)
         yield running

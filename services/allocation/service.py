@@ -113,7 +113,7 @@ class AllocationService:
         return await ping(self.engine)
 
     async def broker_ready(self) -> bool:
-        return self.bus.connected
+        return self.bus.connected and self.bus.consuming
 
     async def _tx(self):  # noqa: ANN202
         """A write transaction; SQLite gets one writer at a time in this process."""
