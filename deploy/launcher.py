@@ -20,6 +20,14 @@ PORTS = {"catalogue": 8081, "search": 8082, "allocation": 8083, "notifier": 8084
 ORDER = ["catalogue", "search", "allocation", "notifier"]
 
 
+def port_open(port: int) -> bool:
+    import socket
+
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
 def available_services() -> list[str]:
     return [s for s in ORDER if (ROOT / "services" / s / "__main__.py").exists()]
 
@@ -82,6 +90,10 @@ def staff_tokens(services: list[str]) -> list[str]:
         out = subprocess.run([sys.executable, "-m", "services.allocation", "token", "create", "--coordinator",
                               "--name", "demo-coordinator"], cwd=ROOT, capture_output=True, text=True, check=True)
         lines.append(f"  regional coordinator token (allocation): {out.stdout.strip().splitlines()[-1]}")
+    if "notifier" in services:
+        out = subprocess.run([sys.executable, "-m", "services.notifier", "token", "create", "--operator",
+                              "--name", "demo-operator"], cwd=ROOT, capture_output=True, text=True, check=True)
+        lines.append(f"  operator token (notifier /v1/deliveries): {out.stdout.strip().splitlines()[-1]}")
     return lines
 
 
@@ -112,6 +124,11 @@ def main() -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     try:
+        if "notifier" in services and not os.environ.get("SMTP_HOST") and not port_open(1025):
+            # No mail relay configured: catch the e-mails in var/mail/ so they can be read.
+            log = open(log_dir / "mailcatcher.log", "ab")  # noqa: SIM115
+            procs["mailcatcher"] = subprocess.Popen([sys.executable, "-m", "deploy.mailcatcher"], cwd=ROOT,
+                                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         for s in services:
             procs[s] = start(s, log_dir)
         for s in services:
@@ -123,6 +140,8 @@ def main() -> int:
             print(f"  {s:<11} http://127.0.0.1:{port_of(s)}/   (logs: var/log/{s}.log)")
         for line in tokens:
             print(line)
+        if "mailcatcher" in procs:
+            print("  e-mails are kept as files in var/mail/ (development mail catcher on port 1025)")
         print("Press Ctrl-C to stop.", flush=True)
         while not stopping:
             for name, proc in procs.items():

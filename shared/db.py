@@ -79,3 +79,42 @@ async def ping(engine: AsyncEngine, timeout: float = 2.0) -> bool:
         return True
     except Exception:  # noqa: BLE001 - any failure means "not ready"
         return False
+
+
+class Writer:
+    """`async with writer.begin() as conn:` one write transaction; on SQLite, one at a time per process.
+
+    SQLite allows a single writer; letting many tasks race for its lock makes each wait in the busy
+    handler's sleeps, which is far slower than taking turns.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._lock = asyncio.Lock() if is_sqlite(str(engine.url)) else None
+
+    def begin(self):  # noqa: ANN201
+        return _WriteTx(self)
+
+
+class _WriteTx:
+    def __init__(self, writer: Writer) -> None:
+        self.w = writer
+        self.cm = None
+
+    async def __aenter__(self):  # noqa: ANN204
+        if self.w._lock:
+            await self.w._lock.acquire()
+        try:
+            self.cm = self.w.engine.begin()
+            return await self.cm.__aenter__()
+        except BaseException:
+            if self.w._lock:
+                self.w._lock.release()
+            raise
+
+    async def __aexit__(self, *exc) -> None:  # noqa: ANN002
+        try:
+            await self.cm.__aexit__(*exc)
+        finally:
+            if self.w._lock:
+                self.w._lock.release()

@@ -196,6 +196,25 @@ class ErasedPayload(Model):
     application_id: str
 
 
+class PlanItem(Model):
+    kind: Literal["validation", "course", "learning_centre"]
+    title: str
+    municipality: str | None = None
+    start: date | None = None
+    detail: str | None = None
+    url: str | None = None
+
+
+class GuidanceSummaryPayload(Model):
+    """A counsellor's plan for a learner: validation first, then courses, with places and dates."""
+
+    contact: Contact
+    counsellor: str | None = None
+    session_id: str
+    items: list[PlanItem] = Field(default_factory=list)
+    note: str | None = Field(None, max_length=4000)
+
+
 class ChatTurnPayload(Model):
     """Anonymous: what a learner asked the assistant about, never what they wrote."""
 
@@ -333,6 +352,14 @@ class ChatTurnObserved(Envelope):
     payload: ChatTurnPayload
 
 
+class GuidanceSummaryRequested(Envelope):
+    """Command from the assistant: e-mail this plan to the learner."""
+
+    type: Literal["guidance.summary_requested"] = "guidance.summary_requested"
+    version: Literal[1] = 1
+    payload: GuidanceSummaryPayload
+
+
 class TestPing(Envelope):
     """Carries nothing of substance; used to exercise the bus itself (retries, parking, reconnects)."""
 
@@ -361,6 +388,7 @@ EVENT_TYPES: tuple[type[Envelope], ...] = (
     ApplicationRejected,
     ApplicantErased,
     ChatTurnObserved,
+    GuidanceSummaryRequested,
     TestPing,
 )
 

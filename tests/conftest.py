@@ -290,3 +290,85 @@ async def allocation(db_factory, bus_names):
     await service.stop()
     names = [n for sub in service.bus.subscriptions for n in service.bus.queue_names(sub.queue).values()]
     await delete_queues(names)
+
+
+class SmtpCatcher:
+    """A real SMTP server (aiosmtpd) that keeps every message and can be told to refuse."""
+
+    def __init__(self) -> None:
+        self.messages: list = []
+        self.refuse: dict[str, str] = {}  # address -> SMTP reply, e.g. "550 5.1.1 no such user"
+        self.temporary_failures = 0  # answer 421 to this many RCPTs first
+        self.rcpt_attempts = 0
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: ANN001
+        self.rcpt_attempts += 1
+        if self.temporary_failures > 0:
+            self.temporary_failures -= 1
+            return "421 4.3.2 service busy, try later"
+        if address in self.refuse:
+            return self.refuse[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: ANN001
+        import email
+        from email.policy import default
+
+        self.messages.append(email.message_from_bytes(envelope.original_content, policy=default))
+        return "250 Message accepted"
+
+    def message_ids(self) -> list[str]:
+        return [m["Message-ID"] for m in self.messages]
+
+
+@pytest.fixture
+def smtp():
+    from aiosmtpd.controller import Controller
+
+    catcher = SmtpCatcher()
+    controller = Controller(catcher, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    catcher.port = controller.port
+    yield catcher
+    controller.stop()
+
+
+@dataclass
+class RunningNotifier:
+    url: str
+    service: object
+    http: aiohttp.ClientSession
+
+    async def token(self, role: str = "operator") -> str:
+        from services.notifier.storage import api_tokens
+        from shared.tokens import create_token
+
+        async with self.service.engine.begin() as conn:
+            return await create_token(conn, api_tokens, name=f"test-{role}", role=role, scope=None)
+
+
+@pytest.fixture
+async def notifier(db_factory, bus_names, smtp):
+    from services.notifier.api import create_app
+    from services.notifier.service import NotifierService
+    from services.notifier.settings import NotifierSettings
+
+    port = free_port()
+    settings = NotifierSettings(database_url=await db_factory("notifier"), amqp_url=AMQP_URL, http_port=port,
+                                smtp_port=smtp.port, send_retry_delays_s=[0.2, 0.4, 0.6], retry_delays_s=[0.2],
+                                instance_name=f"test-{port}", **bus_names)
+    service = NotifierService(settings)
+    await service.start()
+    runner = web.AppRunner(create_app(service))
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    for _ in range(100):
+        if service.bus.consuming:
+            break
+        await asyncio.sleep(0.1)
+    async with aiohttp.ClientSession() as http:
+        yield RunningNotifier(f"http://127.0.0.1:{port}", service, http)
+    await runner.cleanup()
+    await service.stop()
+    await delete_queues([n for sub in service.bus.subscriptions for n in service.bus.queue_names(sub.queue).values()])

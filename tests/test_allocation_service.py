@@ -233,3 +233,13 @@ async def test_erasure_forgets_the_person_and_keeps_statistics(catalogue, alloca
         await asyncio.sleep(0.1)
     assert cell["applications"] == 1 and cell["chat_turns"] == 1
     assert (await allocation.call("GET", "/v1/demand", token=""))[0] == 401
+
+
+async def test_occurrences_without_a_number_of_places_take_everyone(catalogue, allocation, collector):
+    feed = bundle("2422", {"SFIKURSB": 1})  # no `places`: open intake, as for SFI
+    assert (await catalogue.push("2422", feed))[0] == 200
+    await occurrences_known(allocation, ["e.2422.SFIKURSB.1"])
+    for i in range(3):
+        await allocation.call("POST", "/v1/applications", form(["e.2422.SFIKURSB.1"], home="2422"), token="")
+    status, summary = await allocation.call("POST", "/v1/rounds", {})
+    assert summary["offers"] == 3 and summary["open_intake_occurrences"] == 1

@@ -323,8 +323,7 @@ class AllocationService:
             occ = {r.id: r for r in (await conn.execute(select(o).where(o.c.active.is_(True)))).all()}
             held = dict((await conn.execute(select(of.c.occurrence_id, func.count()).where(
                 of.c.status.in_(("pending", "accepted"))).group_by(of.c.occurrence_id))).all())
-            capacity = {oid: max(0, (r.funded_places if r.funded_places is not None else (r.places or 0))
-                                 - held.get(oid, 0)) for oid, r in occ.items()}
+            capacity = {oid: max(0, _seats(r) - held.get(oid, 0)) for oid, r in occ.items()}
             apps = {r.id: r for r in (await conn.execute(select(ap).where(
                 ap.c.status.in_(("received", "waitlisted"))))).all()}
             by_app: dict[str, list] = {}
@@ -403,7 +402,9 @@ class AllocationService:
             summary = {"round_id": round_id, "seed": seed, "started_by": started_by,
                        "applicants": len(applicants) + len(rejected), "offers": len(offer_rows),
                        "waitlisted": sum(1 for v in per_applicant.values() if v["outcome"] == "waitlisted"),
-                       "rejected": len(rejected), "seats_free_before": sum(capacity.values())}
+                       "rejected": len(rejected),
+                       "seats_free_before": sum(c for c in capacity.values() if c < UNLIMITED),
+                       "open_intake_occurrences": sum(1 for c in capacity.values() if c >= UNLIMITED)}
             duration = time.perf_counter() - t0
             summary["duration_s"] = round(duration, 3)
             await conn.execute(insert(storage.rounds).values(
@@ -629,6 +630,16 @@ class _Tx:
         finally:
             if self.service._write_lock:
                 self.service._write_lock.release()
+
+
+UNLIMITED = 10**9
+
+
+def _seats(occ_row) -> int:  # noqa: ANN001
+    """Funded places win; else the feed's number; no number at all means open intake (e.g. SFI)."""
+    if occ_row.funded_places is not None:
+        return occ_row.funded_places
+    return occ_row.places if occ_row.places is not None else UNLIMITED
 
 
 def _contact(app_row) -> Contact:  # noqa: ANN001

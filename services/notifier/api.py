@@ -1,0 +1,57 @@
+"""The notifier's HTTP API: deliveries for operators, and resending a failed one."""
+from __future__ import annotations
+
+from aiohttp import web
+
+from services.notifier import storage
+from services.notifier.service import NotifierService
+from shared.http import ApiError, add_health_routes, json_response, make_middlewares
+from shared.tokens import authenticate
+
+SERVICE = web.AppKey("service", NotifierService)
+STATUSES = ("pending", "sending", "sent", "retry", "failed", "cancelled")
+
+
+def create_app(service: NotifierService) -> web.Application:
+    app = web.Application(middlewares=make_middlewares("notifier"))
+    app[SERVICE] = service
+    add_health_routes(app, {"database": service.db_ready, "broker": service.broker_ready})
+    app.router.add_get("/v1/deliveries", list_deliveries)
+    app.router.add_post("/v1/deliveries/{id}/resend", resend)
+    return app
+
+
+async def operator(request: web.Request) -> None:
+    async with request.app[SERVICE].engine.connect() as conn:
+        caller = await authenticate(conn, storage.api_tokens, request.headers.get("Authorization"))
+    if caller is None:
+        raise ApiError(401, "missing, unknown or revoked operator token; send `Authorization: Bearer <token>`")
+    if caller.role != "operator":
+        raise ApiError(403, "this needs an operator token")
+
+
+async def list_deliveries(request: web.Request) -> web.Response:
+    await operator(request)
+    status = request.query.get("status")
+    if status and status not in STATUSES:
+        raise ApiError(400, f"status must be one of {', '.join(STATUSES)}")
+    try:
+        limit = int(request.query.get("limit", "100"))
+        after = int(request.query["cursor"]) if request.query.get("cursor") else None
+    except ValueError:
+        raise ApiError(400, "limit and cursor must be whole numbers") from None
+    if not 1 <= limit <= 1000:
+        raise ApiError(400, "limit must be between 1 and 1000")
+    return json_response(await request.app[SERVICE].list_deliveries(status, limit, after))
+
+
+async def resend(request: web.Request) -> web.Response:
+    await operator(request)
+    try:
+        delivery_id = int(request.match_info["id"])
+    except ValueError:
+        raise ApiError(404, "no delivery with that id") from None
+    out = await request.app[SERVICE].resend(delivery_id)
+    if "error" in out:
+        raise ApiError(out["status_code"], out["error"])
+    return json_response(out)

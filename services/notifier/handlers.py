@@ -1,0 +1,17 @@
+"""The notifier's message handlers."""
+from __future__ import annotations
+
+from services.notifier.compose import TEMPLATE_FOR
+from shared.bus import Bus
+from shared.events import ApplicantErased, Envelope
+
+
+def register(bus: Bus, service) -> None:  # noqa: ANN001 - NotifierService (import cycle)
+    @bus.subscribe("notifier.mail", sorted(TEMPLATE_FOR))
+    async def on_mail_event(event: Envelope) -> None:
+        await service.record(event)
+
+    @bus.subscribe("notifier.erasure", ["applicant.erased"])
+    async def on_erased(event: Envelope) -> None:
+        if isinstance(event, ApplicantErased):
+            await service.erase(event.payload.application_id)
