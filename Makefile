@@ -13,11 +13,13 @@ run: setup
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+BENCHES := $(filter-out bench/_%,$(wildcard bench/*.py))
+
 bench: setup
-	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+	@for b in $(BENCHES); do echo "== $$b"; $(PY) $$b || exit 1; done
 
 bench-quick: setup
-	@for b in bench/*.py; do echo "== $$b --quick"; $(PY) $$b --quick || exit 1; done
+	@for b in $(BENCHES); do echo "== $$b --quick"; $(PY) $$b --quick || exit 1; done
 
 clean:
 	rm -rf var test-output .pytest_cache

@@ -1,61 +1,21 @@
 """python -m services.allocation [serve]
 python -m services.allocation token create --coordinator [--municipality CODE] [--name NAME]
 python -m services.allocation token revoke TOKEN_ID | token list"""
-from __future__ import annotations
-
-import argparse
-import asyncio
 import sys
 
+from services.allocation import storage
+from services.allocation.api import create_app
+from services.allocation.service import AllocationService
 from services.allocation.settings import AllocationSettings
-from shared.logs import setup_logging
-from shared.tokens import add_token_parser
+from shared.cli import service_main
+from shared.reference import municipalities
 
 
-async def _serve(settings: AllocationSettings) -> None:
-    from services.allocation.api import create_app
-    from services.allocation.service import AllocationService
-    from shared.http import serve_until_signalled
-
-    service = AllocationService(settings)
-    await service.start()
-    await serve_until_signalled(create_app(service), settings.http_host, settings.http_port, service.stop)
-
-
-async def _token(settings: AllocationSettings, args: argparse.Namespace) -> int:
-    from services.allocation import storage
-    from services.allocation.service import MIGRATIONS
-    from shared.db import make_engine, migrate
-    from shared.reference import municipalities
-    from shared.tokens import run_token_command
-
-    def check(role: str, scope: str | None) -> str | None:
-        if scope and scope not in municipalities():
-            return f"unknown municipality code {scope}"
-        return None
-
-    engine = make_engine(settings.db_url())
-    try:
-        await migrate(engine, MIGRATIONS, "alembic_version_allocation")
-        return await run_token_command(engine, storage.api_tokens, args, check)
-    finally:
-        await engine.dispose()
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m services.allocation", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command")
-    sub.add_parser("serve")
-    add_token_parser(sub, ["coordinator"], municipality_role=None)
-    args = parser.parse_args(argv)
-    settings = AllocationSettings()
-    setup_logging(settings.log_level, settings.log_json)
-    if args.command == "token":
-        return asyncio.run(_token(settings, args))
-    asyncio.run(_serve(settings))
-    return 0
+def check_scope(role: str, scope: str | None) -> str | None:
+    return f"unknown municipality code {scope}" if scope and scope not in municipalities() else None
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(service_main(doc=__doc__, settings_cls=AllocationSettings, service_cls=AllocationService,
+                          create_app=create_app, token_table=storage.api_tokens, roles=["coordinator"],
+                          check_scope=check_scope))

@@ -20,8 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.allocation import admission, storage
 from services.allocation.distribution import DistributionInput, distribute, largest_remainder
 from services.allocation.settings import AllocationSettings
-from shared.bus import Bus
-from shared.db import is_sqlite, make_engine, migrate, ping
+from shared.service import BusService
 from shared.events import (
     ApplicantErased, ApplicationForm, ApplicationReceived, ApplicationReceivedPayload, ApplicationRejected,
     ApplicationWaitlisted, ChatTurnPayload, Contact, CourseDoc, Envelope, ErasedPayload, OccurrenceRef, OfferAccepted,
@@ -58,37 +57,34 @@ class Outcome:
     body: dict
 
 
-class AllocationService:
+class AllocationService(BusService):
+    name = "allocation"
+    migrations = MIGRATIONS
+
     def __init__(self, settings: AllocationSettings) -> None:
-        self.settings = settings
-        self.engine = make_engine(settings.db_url())
-        self.bus = Bus(settings.amqp_url, producer=PRODUCER, exchange=settings.events_exchange,
-                       queue_prefix=settings.queue_prefix, retry_delays_s=settings.retry_delays_s,
-                       prefetch=settings.consumer_prefetch)
-        self.relay = OutboxRelay(self.engine, storage.outbox, self.bus, service=PRODUCER, poll_s=settings.outbox_poll_s)
+        super().__init__(settings)
+        self.relay = OutboxRelay(self.engine, storage.outbox, self.bus, service=self.name, poll_s=settings.outbox_poll_s)
         self.policy = admission.PriorityPolicy(short_education=set(settings.priority_short_education),
                                                weak_position=set(settings.priority_weak_position))
-        self._write_lock = asyncio.Lock() if is_sqlite(settings.db_url()) else None
-        self._tasks: list[asyncio.Task] = []
+        self.link_secret = b""
 
-    # --- lifecycle -------------------------------------------------------------------------
-
-    async def start(self) -> None:
+    async def on_start(self) -> None:
         from services.allocation.handlers import register
 
-        await migrate(self.engine, MIGRATIONS, "alembic_version_allocation")
         self.link_secret = await self._load_link_secret()
         register(self.bus, self)
-        self._tasks.append(asyncio.create_task(self._bus_up(), name="allocation-bus"))
-        self._tasks.append(asyncio.create_task(self._offer_clock(), name="allocation-offer-clock"))
+        self.spawn(self._offer_clock(), "allocation-offer-clock")
         self.relay.start()
+
+    async def on_stop(self) -> None:
+        await self.relay.stop()
 
     async def _load_link_secret(self) -> bytes:
         """LINK_SECRET if set, else one generated at first start and kept in the database (replicas share it)."""
         if self.settings.link_secret:
             return self.settings.link_secret.encode()
         kv = storage.service_secrets
-        async with self.engine.begin() as conn:
+        async with self.writer.begin() as conn:
             await storage.lock(conn, "allocation-secret")
             row = (await conn.execute(select(kv.c.value).where(kv.c.name == "link"))).first()
             if row is None:
@@ -96,28 +92,6 @@ class AllocationService:
                 await conn.execute(insert(kv).values(name="link", value=value))
                 return value.encode()
             return row.value.encode()
-
-    async def _bus_up(self) -> None:
-        await self.bus.connect()
-        await self.bus.start_consuming()
-
-    async def stop(self) -> None:
-        for t in self._tasks:
-            t.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self.relay.stop()
-        await self.bus.close()
-        await self.engine.dispose()
-
-    async def db_ready(self) -> bool:
-        return await ping(self.engine)
-
-    async def broker_ready(self) -> bool:
-        return self.bus.connected and self.bus.consuming
-
-    async def _tx(self):  # noqa: ANN202
-        """A write transaction; SQLite gets one writer at a time in this process."""
-        return _Tx(self)
 
     async def _commit_events(self, conn: AsyncConnection, events: list[Envelope]) -> None:
         await add_events(conn, storage.outbox, events)
@@ -128,7 +102,7 @@ class AllocationService:
     # --- catalogue events ----------------------------------------------------------------------
 
     async def upsert_course(self, course: CourseDoc, event_id: str | None = None) -> None:
-        async with await self._tx() as conn:
+        async with self.writer.begin() as conn:
             if event_id and not await claim_event(conn, storage.inbox, "catalogue", event_id):
                 return
             events = await self._sync_course(conn, course.id, course)
@@ -136,7 +110,7 @@ class AllocationService:
         self.relay.notify()
 
     async def withdraw_course(self, course_id: str, event_id: str | None = None) -> None:
-        async with await self._tx() as conn:
+        async with self.writer.begin() as conn:
             if event_id and not await claim_event(conn, storage.inbox, "catalogue", event_id):
                 return
             events = await self._sync_course(conn, course_id, None)
@@ -201,7 +175,7 @@ class AllocationService:
             raise Problem(422, "choices: the same course occurrence is listed twice")
         form_hash = _hash(orjson.dumps(form.model_dump(mode="json", exclude={"chat_session_id"}),
                                        option=orjson.OPT_SORT_KEYS).decode())
-        async with await self._tx() as conn:
+        async with self.writer.begin() as conn:
             existing = (await conn.execute(select(app).where(app.c.submission_id == form.submission_id))).first()
             if existing is not None:
                 if existing.form_hash != form_hash:
@@ -250,7 +224,7 @@ class AllocationService:
     async def reject_submission(self, form: ApplicationForm, reason: str) -> None:
         """Tell a learner whose submission from the assistant could not be registered."""
         contact = Contact(name=form.applicant.name, email=form.applicant.email, lang=form.applicant.lang)
-        async with await self._tx() as conn:
+        async with self.writer.begin() as conn:
             await self._commit_events(conn, [self._ev(ApplicationRejected, RejectedPayload(
                 submission_id=form.submission_id, contact=contact, reason=reason))])
         self.relay.notify()
@@ -283,7 +257,7 @@ class AllocationService:
 
     async def decide_approval(self, application_id: str, rank: int, approved: bool, caller_scope: str | None) -> dict:
         app, ch = storage.applications, storage.choices
-        async with await self._tx() as conn:
+        async with self.writer.begin() as conn:
             row = (await conn.execute(select(app).where(app.c.id == application_id))).first()
             if row is None:
                 raise Problem(404, "no application with that id")
@@ -298,7 +272,7 @@ class AllocationService:
     async def erase(self, application_id: str) -> dict:
         """Forget the person; keep anonymous statistics (area, municipality, group, outcome)."""
         app = storage.applications
-        async with await self._tx() as conn:
+        async with self.writer.begin() as conn:
             row = (await conn.execute(select(app).where(app.c.id == application_id))).first()
             if row is None:
                 raise Problem(404, "no application with that id")
@@ -317,7 +291,7 @@ class AllocationService:
         seed = seed or secrets.token_hex(8)
         round_id = str(uuid.uuid4())
         t0 = time.perf_counter()
-        async with await self._tx() as conn:
+        async with self.writer.begin() as conn:
             await storage.lock(conn, "allocation-round")
             o, of, ap, ch = storage.occurrences, storage.offers, storage.applications, storage.choices
             occ = {r.id: r for r in (await conn.execute(select(o).where(o.c.active.is_(True)))).all()}
@@ -432,7 +406,7 @@ class AllocationService:
 
     async def answer_offer(self, offer_id: str, token: str, accept: bool) -> dict:
         of = storage.offers
-        async with await self._tx() as conn:
+        async with self.writer.begin() as conn:
             r = (await conn.execute(select(of).where(of.c.id == offer_id))).first()
             if r is None or not self._check_answer_token(offer_id, token):
                 raise Problem(404, "no offer with that id and answer code")
@@ -468,7 +442,7 @@ class AllocationService:
         now = now or storage.now()
         of = storage.offers
         expired = reminded = 0
-        async with await self._tx() as conn:
+        async with self.writer.begin() as conn:
             events = []
             for r in (await conn.execute(select(of).where(of.c.status == "pending", of.c.deadline < now))).all():
                 await conn.execute(update(of).where(of.c.id == r.id).values(status="expired", answered_at=now))
@@ -524,7 +498,7 @@ class AllocationService:
     async def compute_distribution(self, inp: DistributionInput, created_by: str) -> dict:
         result = distribute(inp).as_dict()
         dist_id = str(uuid.uuid4())
-        async with await self._tx() as conn:
+        async with self.writer.begin() as conn:
             await conn.execute(insert(storage.distributions).values(
                 id=dist_id, year=inp.year, input=inp.model_dump_json(), result=orjson.dumps(result).decode(),
                 status="scenario", created_by=created_by, created_at=storage.now()))
@@ -542,7 +516,7 @@ class AllocationService:
     async def adopt_distribution(self, dist_id: str, adopted_by: str) -> dict:
         """Adopt a scenario: its places per municipality and area become the occurrences' capacities."""
         d, o = storage.distributions, storage.occurrences
-        async with await self._tx() as conn:
+        async with self.writer.begin() as conn:
             await storage.lock(conn, "allocation-distribution")
             r = (await conn.execute(select(d).where(d.c.id == dist_id))).first()
             if r is None:
@@ -574,7 +548,7 @@ class AllocationService:
     async def record_chat_turn(self, payload: ChatTurnPayload, event_id: str | None = None) -> None:
         cd = storage.chat_demand
         muni = payload.municipality_code or "-"
-        async with await self._tx() as conn:
+        async with self.writer.begin() as conn:
             if event_id and not await claim_event(conn, storage.inbox, "chat", event_id):
                 return
             for area in set(payload.areas) or {"-"}:
@@ -609,27 +583,6 @@ class AllocationService:
             for area, muni, turns in (await conn.execute(select(storage.chat_demand))).all():
                 cell(area, muni)["chat_turns"] += turns
         return {"items": sorted(table.values(), key=lambda c: (c["area"], c["municipality_code"]))}
-
-
-class _Tx:
-    """`async with await service._tx() as conn`: one transaction, serialised on SQLite."""
-
-    def __init__(self, service: AllocationService) -> None:
-        self.service = service
-        self._cm = None
-
-    async def __aenter__(self) -> AsyncConnection:
-        if self.service._write_lock:
-            await self.service._write_lock.acquire()
-        self._cm = self.service.engine.begin()
-        return await self._cm.__aenter__()
-
-    async def __aexit__(self, *exc) -> None:  # noqa: ANN002
-        try:
-            await self._cm.__aexit__(*exc)
-        finally:
-            if self.service._write_lock:
-                self.service._write_lock.release()
 
 
 UNLIMITED = 10**9

@@ -8,6 +8,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from shared.db import aware  # noqa: F401 - storage.aware for callers
 from shared.outbox import inbox_table, outbox_table
 from shared.tokens import tokens_table
 
@@ -125,11 +126,6 @@ def now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def aware(ts: datetime | None) -> datetime | None:
-    """SQLite returns naive datetimes; everything stored is UTC."""
-    if ts is None:
-        return None
-    return ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc)
 
 
 async def lock(conn: AsyncConnection, key: str) -> None:

@@ -12,8 +12,7 @@ from services.catalogue import domain, storage
 from shared.tokens import Caller
 from services.catalogue.feeds import FeedFormatError, detect_and_parse
 from services.catalogue.settings import CatalogueSettings
-from shared.bus import Bus
-from shared.db import is_sqlite, make_engine, migrate, ping
+from shared.service import BusService
 from shared.logs import correlation_id
 from shared.outbox import OutboxRelay, add_events
 
@@ -27,36 +26,20 @@ class IngestResult:
     body: dict
 
 
-class CatalogueService:
-    def __init__(self, settings: CatalogueSettings) -> None:
-        self.settings = settings
-        self.engine = make_engine(settings.db_url())
-        self.bus = Bus(settings.amqp_url, producer="catalogue", exchange=settings.events_exchange,
-                       queue_prefix=settings.queue_prefix, retry_delays_s=settings.retry_delays_s)
-        self.relay = OutboxRelay(self.engine, storage.outbox, self.bus, service="catalogue",
-                                 poll_s=settings.outbox_poll_s)
-        # SQLite has a single writer: one feed at a time. PostgreSQL locks per municipality instead.
-        self._sqlite_lock = asyncio.Lock() if is_sqlite(settings.db_url()) else None
-        self._connect_task: asyncio.Task | None = None
+class CatalogueService(BusService):
+    name = "catalogue"
+    migrations = MIGRATIONS
 
-    async def start(self) -> None:
-        await migrate(self.engine, MIGRATIONS, "alembic_version_catalogue")
-        # The broker may be away at start; feeds are still accepted (the outbox keeps their events).
-        self._connect_task = asyncio.create_task(self.bus.connect())
+    def __init__(self, settings: CatalogueSettings) -> None:
+        super().__init__(settings)
+        self.relay = OutboxRelay(self.engine, storage.outbox, self.bus, service=self.name,
+                                 poll_s=settings.outbox_poll_s)
+
+    async def on_start(self) -> None:
         self.relay.start()
 
-    async def stop(self) -> None:
+    async def on_stop(self) -> None:
         await self.relay.stop()
-        if self._connect_task and not self._connect_task.done():
-            self._connect_task.cancel()
-        await self.bus.close()
-        await self.engine.dispose()
-
-    async def db_ready(self) -> bool:
-        return await ping(self.engine)
-
-    async def broker_ready(self) -> bool:
-        return self.bus.connected
 
     async def ingest(self, *, municipality: str, body: bytes, content_type: str, mode: str, fmt: str | None,
                      confirm: bool, caller: Caller) -> IngestResult:
@@ -64,14 +47,11 @@ class CatalogueService:
             parsed = await asyncio.to_thread(detect_and_parse, body, content_type, municipality, fmt)
         except FeedFormatError as exc:
             return IngestResult(400, {"error": str(exc)})
-        if self._sqlite_lock:
-            async with self._sqlite_lock:
-                return await self._apply(parsed, municipality, mode, confirm, caller)
         return await self._apply(parsed, municipality, mode, confirm, caller)
 
     async def _apply(self, parsed, municipality: str, mode: str, confirm: bool, caller: Caller) -> IngestResult:  # noqa: ANN001
         feed_id = str(uuid.uuid4())
-        async with self.engine.begin() as conn:
+        async with self.writer.begin() as conn:
             await storage.lock_municipality(conn, municipality)
             state = await storage.load_state(conn, municipality)
             ids = {k: set(parsed.records[k]) | parsed.withdrawn[k] for k in parsed.records}

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.catalogue.domain import Plan, State, Stored
 from services.catalogue.feeds.records import KINDS
+from shared.db import aware
 from shared.outbox import outbox_table
 from shared.tokens import tokens_table
 

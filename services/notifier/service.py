@@ -12,8 +12,7 @@ from services.notifier import storage
 from services.notifier.compose import Composer, Undeliverable
 from services.notifier.sender import Sender
 from services.notifier.settings import NotifierSettings
-from shared.bus import Bus
-from shared.db import Writer, make_engine, migrate, ping
+from shared.service import BusService
 from shared.events import Envelope
 from shared.outbox import claim_event
 
@@ -21,50 +20,30 @@ log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-class NotifierService:
+class NotifierService(BusService):
+    name = "notifier"
+    migrations = MIGRATIONS
+
     def __init__(self, settings: NotifierSettings) -> None:
-        self.settings = settings
-        self.engine = make_engine(settings.db_url())
-        self.writer = Writer(self.engine)
-        self.bus = Bus(settings.amqp_url, producer="notifier", exchange=settings.events_exchange,
-                       queue_prefix=settings.queue_prefix, retry_delays_s=settings.retry_delays_s,
-                       prefetch=settings.consumer_prefetch)
+        super().__init__(settings)
         self.composer = Composer(settings.templates_dir, mail_from=settings.mail_from, sender_name=settings.sender_name,
                                  sender_contact=settings.sender_contact, domain=settings.message_id_domain)
         self.sender = Sender(settings, self.engine, self.writer)
         self._pending: list[tuple[dict, asyncio.Future]] = []
         self._flusher: asyncio.Task | None = None
-        self._tasks: list[asyncio.Task] = []
 
-    async def start(self) -> None:
+    async def on_start(self) -> None:
         from services.notifier.handlers import register
 
-        await migrate(self.engine, MIGRATIONS, "alembic_version_notifier")
         recovered = await self.sender.recover()
         if recovered:
             log.warning("%d e-mails were being sent when this notifier stopped; sending them again "
                         "(same Message-ID, flagged as possible duplicates)", recovered)
         register(self.bus, self)
-        self._tasks.append(asyncio.create_task(self._bus_up(), name="notifier-bus"))
         self.sender.start()
 
-    async def _bus_up(self) -> None:
-        await self.bus.connect()
-        await self.bus.start_consuming()
-
-    async def stop(self) -> None:
-        for t in self._tasks:
-            t.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+    async def on_stop(self) -> None:
         await self.sender.stop()
-        await self.bus.close()
-        await self.engine.dispose()
-
-    async def db_ready(self) -> bool:
-        return await ping(self.engine)
-
-    async def broker_ready(self) -> bool:
-        return self.bus.connected and self.bus.consuming
 
     async def record(self, event: Envelope) -> bool:
         """Record the e-mail this event causes (once, whatever the redeliveries); False if it causes none.

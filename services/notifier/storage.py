@@ -7,6 +7,7 @@ from sqlalchemy import (
     Boolean, Column, DateTime, Index, Integer, LargeBinary, MetaData, String, Table, Text, UniqueConstraint,
 )
 
+from shared.db import aware  # noqa: F401 - storage.aware for callers
 from shared.outbox import BigId, inbox_table
 from shared.tokens import tokens_table
 
@@ -46,9 +47,3 @@ inbox = inbox_table(metadata)
 
 def now() -> datetime:
     return datetime.now(timezone.utc)
-
-
-def aware(ts: datetime | None) -> datetime | None:
-    if ts is None:
-        return None
-    return ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc)

@@ -1,0 +1,64 @@
+"""The command line every service has: `python -m services.NAME [serve | token ...]`."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+from typing import Callable
+
+from shared.logs import setup_logging
+from shared.tokens import add_token_parser, run_token_command
+
+
+def service_main(
+    *,
+    doc: str,
+    settings_cls,  # noqa: ANN001
+    service_cls,  # noqa: ANN001
+    create_app: Callable,
+    token_table,  # noqa: ANN001
+    roles: list[str],
+    municipality_role: str | None = None,
+    check_scope: Callable | None = None,
+    extra_commands: Callable[[argparse._SubParsersAction], None] | None = None,
+    run_extra: Callable[[argparse.Namespace, object], int] | None = None,
+    argv: list[str] | None = None,
+) -> int:
+    name = service_cls.name
+    parser = argparse.ArgumentParser(prog=f"python -m services.{name}", description=doc,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("serve", help="run the service (the default)")
+    add_token_parser(sub, roles, municipality_role)
+    if extra_commands:
+        extra_commands(sub)
+    args = parser.parse_args(argv)
+    settings = settings_cls()
+    setup_logging(settings.log_level, settings.log_json)
+    if args.command == "token":
+        return asyncio.run(_token(settings, service_cls, token_table, args, check_scope))
+    if args.command not in (None, "serve"):
+        return run_extra(args, settings)
+    asyncio.run(_serve(settings, service_cls, create_app))
+    return 0
+
+
+async def _serve(settings, service_cls, create_app) -> None:  # noqa: ANN001
+    from shared.http import serve_until_signalled
+
+    service = service_cls(settings)
+    await service.start()
+    await serve_until_signalled(create_app(service), settings.http_host, settings.http_port, service.stop)
+
+
+async def _token(settings, service_cls, table, args, check_scope) -> int:  # noqa: ANN001
+    from shared.db import make_engine, migrate
+
+    engine = make_engine(settings.db_url())
+    try:
+        await migrate(engine, service_cls.migrations, f"alembic_version_{service_cls.name}")
+        return await run_token_command(engine, table, args, check_scope)
+    finally:
+        await engine.dispose()
+
+
