@@ -29,7 +29,8 @@ def service_main(
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("serve", help="run the service (the default)")
-    add_token_parser(sub, roles, municipality_role)
+    if token_table is not None:
+        add_token_parser(sub, roles, municipality_role)
     if extra_commands:
         extra_commands(sub)
     args = parser.parse_args(argv)

@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 class BusService:
     name: str = "service"
-    migrations: Path
+    migrations: Path | None = None  # None: the service keeps no relational data
 
     def __init__(self, settings: ServiceSettings) -> None:
         self.settings = settings
@@ -31,7 +31,8 @@ class BusService:
         self._tasks: list[asyncio.Task] = []
 
     async def start(self) -> None:
-        await migrate(self.engine, self.migrations, f"alembic_version_{self.name}")
+        if self.migrations is not None:
+            await migrate(self.engine, self.migrations, f"alembic_version_{self.name}")
         await self.on_start()
         # The broker may be away at start; the service still serves, and connects when it can.
         self.spawn(self._bus_up(), f"{self.name}-bus")

@@ -372,3 +372,49 @@ async def notifier(db_factory, bus_names, smtp):
     await runner.cleanup()
     await service.stop()
     await delete_queues([n for sub in service.bus.subscriptions for n in service.bus.queue_names(sub.queue).values()])
+
+
+@pytest.fixture
+async def search(catalogue, bus_names, tmp_path):
+    """The search service in-process, reading the catalogue fixture's API and events."""
+    from services.search.api import create_app
+    from services.search.service import SearchService
+    from services.search.settings import SearchSettings
+
+    port = free_port()
+    settings = SearchSettings(amqp_url=AMQP_URL, http_port=port, catalogue_url=catalogue.url,
+                              index_dir=str(tmp_path / "index"), instance_name=f"t{port}",
+                              database_url=f"sqlite+aiosqlite:///{tmp_path}/search-unused.db", **bus_names)
+    service = SearchService(settings)
+    await service.start()
+    runner = web.AppRunner(create_app(service))
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    for _ in range(300):
+        if service.bus.consuming and service.caught_up.is_set():
+            break
+        await asyncio.sleep(0.1)
+    async with aiohttp.ClientSession() as http:
+        yield RunningSearch(f"http://127.0.0.1:{port}", service, http, settings)
+    await runner.cleanup()
+    await service.stop()
+    await delete_queues([n for sub in service.bus.subscriptions for n in service.bus.queue_names(sub.queue).values()])
+
+
+@dataclass
+class RunningSearch:
+    url: str
+    service: object
+    http: aiohttp.ClientSession
+    settings: object
+
+    async def search(self, text, **body):
+        async with self.http.post(f"{self.url}/v1/search", json={"text": text, **body}) as r:
+            return r.status, await r.json()
+
+    async def wait_indexed(self, kind: str, rid: str, present: bool = True, timeout: float = 60.0):
+        for _ in range(int(timeout * 10)):
+            if ((kind, rid) in self.service.index.entries) == present:
+                return
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"{kind} {rid} {'never indexed' if present else 'never removed'}")

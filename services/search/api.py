@@ -1,0 +1,53 @@
+"""The search service's HTTP API."""
+from __future__ import annotations
+
+from aiohttp import web
+from pydantic import BaseModel, Field, field_validator
+
+from services.search.ranking import Filters
+from services.search.service import SearchService
+from shared.http import ApiError, add_health_routes, json_response, make_middlewares, read_json_model
+
+SERVICE = web.AppKey("service", SearchService)
+
+
+class SearchRequest(BaseModel):
+    text: str = Field(max_length=100_000)
+    limit: int = Field(10, ge=1, le=50)
+    filters: Filters = Field(default_factory=Filters)
+    kinds: list[str] = Field(default_factory=lambda: ["course", "validation", "learning_centre"])
+
+    @field_validator("kinds")
+    @classmethod
+    def _kinds(cls, v: list[str]) -> list[str]:
+        bad = set(v) - {"course", "validation", "learning_centre"}
+        if bad:
+            raise ValueError(f"unknown kinds {sorted(bad)}; use course, validation, learning_centre")
+        return v
+
+
+def create_app(service: SearchService) -> web.Application:
+    app = web.Application(middlewares=make_middlewares("search"))
+    app[SERVICE] = service
+    add_health_routes(app, {"index": service.db_ready, "broker": service.broker_ready})
+    app.router.add_post("/v1/search", search)
+    return app
+
+
+async def search(request: web.Request) -> web.Response:
+    service = request.app[SERVICE]
+    body = await read_json_model(request, SearchRequest)
+    text = " ".join(body.text.split())
+    if not text:
+        raise ApiError(400, "text is empty: write something about yourself or what you are looking for")
+    if service.index is None or service.embedder is None:
+        raise ApiError(503, "the search index is still loading; try again in a moment")
+    notice = None
+    cap = service.settings.max_query_chars
+    if len(text) > cap:
+        text = text[:cap]
+        notice = f"the text was longer than {cap} characters; only the first {cap} were used"
+    out = await service.search(text, body.limit, body.filters, set(body.kinds))
+    if notice:
+        out["notice"] = notice
+    return json_response(out)

@@ -1,0 +1,35 @@
+"""Sentence embeddings (sentence-transformers), with identical texts embedded once."""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import threading
+
+import numpy as np
+
+
+def text_key(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
+
+
+class Embedder:
+    def __init__(self, model: str) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub at run time
+        from sentence_transformers import SentenceTransformer
+
+        self.model = SentenceTransformer(model, device="cpu")
+        self.dim = self.model.get_sentence_embedding_dimension()
+        self._lock = threading.Lock()  # one encode at a time: the model is not re-entrant across threads
+
+    def _encode(self, texts: list[str], prompt_name: str) -> np.ndarray:
+        with self._lock:
+            v = self.model.encode(texts, prompt_name=prompt_name, normalize_embeddings=True, batch_size=32,
+                                  convert_to_numpy=True, show_progress_bar=False)
+        return v.astype(np.float32)
+
+    async def passages(self, texts: list[str]) -> np.ndarray:
+        return await asyncio.to_thread(self._encode, texts, "passage")
+
+    async def query(self, text: str) -> np.ndarray:
+        return (await asyncio.to_thread(self._encode, [text], "query"))[0]

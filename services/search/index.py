@@ -1,0 +1,159 @@
+"""The search index: one vector per distinct text (FAISS), a lexical index (SQLite FTS5), and the
+documents they point to. Pure in-memory structure with save/load; no network, no model."""
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+KINDS = ("course", "validation", "learning_centre")
+_word = re.compile(r"\w+", re.UNICODE)
+
+
+def doc_text(kind: str, doc: dict) -> str:
+    """What a document is about, as the embedding and the lexical index see it."""
+    if kind == "course":
+        parts = [doc.get("title") or "", doc.get("description") or ""]
+    elif kind == "validation":
+        parts = [doc.get("title") or "", doc.get("description") or "", " ".join(doc.get("course_codes") or [])]
+    else:
+        parts = [doc.get("name") or "", " ".join(doc.get("services") or []), doc.get("town") or ""]
+    return "\n".join(p for p in parts if p).strip()
+
+
+def int_id(key: str) -> int:
+    return int(key[:15], 16)  # 60 bits of the text hash: a stable FAISS id
+
+
+@dataclass
+class Entry:
+    kind: str
+    id: str
+    doc: dict
+    key: str
+    version: str
+
+
+class SearchIndex:
+    def __init__(self, dim: int) -> None:
+        self.dim = dim
+        self.entries: dict[tuple[str, str], Entry] = {}
+        self.vectors: dict[str, np.ndarray] = {}
+        self.by_key: dict[str, set[tuple[str, str]]] = {}
+        self.faiss = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+        self.fts = sqlite3.connect(":memory:", check_same_thread=False)
+        self.fts.execute("CREATE VIRTUAL TABLE docs USING fts5(body, tokenize='unicode61 remove_diacritics 0')")
+        self.key_of_int: dict[int, str] = {}
+        self.position: str | None = None  # newest catalogue update seen (for catching up)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def version(self, kind: str, rid: str) -> str | None:
+        e = self.entries.get((kind, rid))
+        return e.version if e else None
+
+    def has_vector(self, key: str) -> bool:
+        return key in self.vectors
+
+    def put(self, kind: str, rid: str, doc: dict, key: str, text: str, vector: np.ndarray | None,
+            version: str) -> None:
+        if vector is None:
+            vector = self.vectors.get(key)  # the same text as before: keep its vector across the remove
+        self.remove(kind, rid)
+        if key not in self.vectors:
+            if vector is None:
+                raise ValueError("a new text needs its vector")
+            self.vectors[key] = vector.astype(np.float32)
+            n = int_id(key)
+            self.key_of_int[n] = key
+            self.faiss.add_with_ids(vector.reshape(1, -1).astype(np.float32), np.array([n], dtype=np.int64))
+            self.fts.execute("INSERT INTO docs(rowid, body) VALUES (?, ?)", (n, text))
+        self.by_key.setdefault(key, set()).add((kind, rid))
+        self.entries[(kind, rid)] = Entry(kind, rid, doc, key, version)
+        if self.position is None or version > self.position:
+            self.position = version
+
+    def remove(self, kind: str, rid: str) -> bool:
+        e = self.entries.pop((kind, rid), None)
+        if e is None:
+            return False
+        holders = self.by_key.get(e.key, set())
+        holders.discard((kind, rid))
+        if not holders:
+            # No document has this text any more: it leaves both indexes.
+            self.by_key.pop(e.key, None)
+            self.vectors.pop(e.key, None)
+            n = int_id(e.key)
+            self.key_of_int.pop(n, None)
+            self.faiss.remove_ids(np.array([n], dtype=np.int64))
+            self.fts.execute("DELETE FROM docs WHERE rowid = ?", (n,))
+        return True
+
+    # --- retrieval ---------------------------------------------------------------------------
+
+    def dense(self, q: np.ndarray, k: int) -> dict[str, float]:
+        if self.faiss.ntotal == 0:
+            return {}
+        scores, ids = self.faiss.search(q.reshape(1, -1).astype(np.float32), min(k, self.faiss.ntotal))
+        return {self.key_of_int[int(i)]: float(s) for s, i in zip(scores[0], ids[0]) if i != -1}
+
+    def lexical(self, text: str, k: int) -> dict[str, float]:
+        """BM25 over the texts (FTS5); higher is better."""
+        terms = list(dict.fromkeys(w.lower() for w in _word.findall(text) if len(w) > 1))[:64]
+        if not terms:
+            return {}
+        match = " OR ".join('"' + t.replace('"', "") + '"' for t in terms)
+        rows = self.fts.execute("SELECT rowid, bm25(docs) FROM docs WHERE docs MATCH ? ORDER BY bm25(docs) LIMIT ?",
+                                (match, k)).fetchall()
+        return {self.key_of_int[r]: -s for r, s in rows if r in self.key_of_int}
+
+    def cosine(self, q: np.ndarray, key: str) -> float:
+        return float(self.vectors[key] @ q)
+
+    def holders(self, key: str) -> list[Entry]:
+        return [self.entries[h] for h in sorted(self.by_key.get(key, ()))]
+
+    # --- persistence -------------------------------------------------------------------------
+
+    def save(self, path: str | Path) -> None:
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        keys = sorted(self.vectors)
+        tmp = path / "entries.jsonl.tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            for e in self.entries.values():
+                f.write(json.dumps({"kind": e.kind, "id": e.id, "doc": e.doc, "key": e.key, "version": e.version},
+                                   ensure_ascii=False) + "\n")
+        np.save(path / "vectors.tmp.npy", np.stack([self.vectors[k] for k in keys]) if keys
+                else np.zeros((0, self.dim), np.float32))
+        (path / "keys.json.tmp").write_text(json.dumps({"keys": keys, "position": self.position}))
+        # Rename last, together: a crash mid-save leaves the previous complete save in place.
+        tmp.replace(path / "entries.jsonl")
+        (path / "vectors.tmp.npy").replace(path / "vectors.npy")
+        (path / "keys.json.tmp").replace(path / "keys.json")
+
+    @classmethod
+    def load(cls, path: str | Path, dim: int) -> "SearchIndex":
+        path = Path(path)
+        idx = cls(dim)
+        try:
+            meta = json.loads((path / "keys.json").read_text())
+            vectors = np.load(path / "vectors.npy")
+            lines = (path / "entries.jsonl").read_text(encoding="utf-8").splitlines()
+        except (OSError, ValueError):
+            return idx
+        if vectors.shape[1:] != (dim,) or len(vectors) != len(meta["keys"]):
+            return idx  # another model or a damaged save: rebuild from the catalogue
+        vec = dict(zip(meta["keys"], vectors))
+        for line in lines:
+            e = json.loads(line)
+            idx.put(e["kind"], e["id"], e["doc"], e["key"], doc_text(e["kind"], e["doc"]), vec.get(e["key"]),
+                    e["version"])
+        idx.position = meta.get("position")
+        return idx

@@ -1,0 +1,151 @@
+"""From index hits to results: fusion of dense and lexical scores, filters, grouping, and why (pure)."""
+from __future__ import annotations
+
+import re
+from datetime import date
+
+from pydantic import BaseModel, Field
+
+from services.search.index import Entry, SearchIndex
+from shared.reference import distance_km, municipalities
+
+_word = re.compile(r"\w+", re.UNICODE)
+# Words that carry no meaning for matching a person to a course (Swedish and English).
+STOP = set("""och att det som en ett är för på med har jag inte av till den de om kan vill var men så
+eller från vid vara mitt min mina där här hur vad när också bara mycket inom samt även sina sitt sin
+kursen kurs ämnet eleven eleverna kunskaper the and for with have has was not you your are this that from
+into about want would like worked work years year""".split())
+
+
+class Filters(BaseModel):
+    home_municipality: str | None = Field(None, pattern=r"^\d{4}$")
+    max_distance_km: float | None = Field(None, gt=0, le=2000)
+    distance_only: bool = False
+    pace_min: float | None = Field(None, gt=0, le=100)
+    pace_max: float | None = Field(None, gt=0, le=100)
+    start_from: date | None = None
+    start_to: date | None = None
+    open_now: bool = False
+    school_type: str | None = Field(None, max_length=80)
+    language: str | None = Field(None, max_length=10)
+
+
+def occurrence_ok(o: dict, f: Filters, today: date) -> bool:
+    if o.get("cancelled"):
+        return False
+    if f.distance_only and not o.get("distance"):
+        return False
+    if f.home_municipality and f.max_distance_km and not o.get("distance"):
+        place = o.get("place_municipality_code") or o.get("municipality_code")
+        if place in municipalities() and f.home_municipality in municipalities():
+            if distance_km(f.home_municipality, place) > f.max_distance_km:
+                return False
+    pace = o.get("pace_percent")
+    if pace is not None and ((f.pace_min and pace < f.pace_min) or (f.pace_max and pace > f.pace_max)):
+        return False
+    start = o.get("start")
+    if start and ((f.start_from and start < f.start_from.isoformat()) or (f.start_to and start > f.start_to.isoformat())):
+        return False
+    if f.open_now and not o.get("continuous_intake"):
+        deadline = o.get("application_deadline")
+        if not deadline or deadline < today.isoformat():
+            return False
+    if f.language and o.get("languages") and f.language not in o["languages"]:
+        return False
+    return True
+
+
+def words(text: str) -> list[str]:
+    return [w for w in (m.lower() for m in _word.findall(text)) if len(w) > 3 and w not in STOP]
+
+
+def why(query: str, entry_text: str, limit: int = 4) -> list[str]:
+    """The learner's words that the course text shares (same word or same first five letters)."""
+    q = list(dict.fromkeys(words(query)))
+    doc = set(words(entry_text))
+    stems = {w[:5] for w in doc if len(w) >= 5}
+    hits = [w for w in q if w in doc or (len(w) >= 5 and w[:5] in stems)]
+    return hits[:limit]
+
+
+def fuse(index: SearchIndex, qvec, text: str, *, depth: int, lexical_weight: float) -> list[tuple[str, float]]:
+    """Dense cosine plus a lexical bonus scaled to [0, 1] within this query's lexical hits."""
+    dense = index.dense(qvec, depth)
+    lex = index.lexical(text, depth)
+    top = max(lex.values(), default=0.0) or 1.0
+    scores = {}
+    for key in set(dense) | set(lex):
+        cos = dense[key] if key in dense else index.cosine(qvec, key)
+        scores[key] = cos + lexical_weight * (lex.get(key, 0.0) / top)
+    return sorted(scores.items(), key=lambda kv: -kv[1])
+
+
+def results(index: SearchIndex, ranked: list[tuple[str, float]], query: str, f: Filters, limit: int,
+            kinds: set[str], today: date) -> list[dict]:
+    out: list[dict] = []
+    for key, score in ranked:
+        holders = index.holders(key)
+        courses = [e for e in holders if e.kind == "course"]
+        if courses and "course" in kinds:
+            r = course_result(courses, score, query, f, today)
+            if r:
+                out.append(r)
+        for e in holders:
+            if e.kind != "course" and e.kind in kinds and kind_ok(e, f):
+                out.append(other_result(e, score, query))
+        if len(out) >= limit:
+            break
+    return out[:limit]
+
+
+def kind_ok(e: Entry, f: Filters) -> bool:
+    if f.home_municipality and f.max_distance_km and e.doc.get("municipality_code") in municipalities():
+        return distance_km(f.home_municipality, e.doc["municipality_code"]) <= f.max_distance_km
+    return True
+
+
+def course_result(courses: list[Entry], score: float, query: str, f: Filters, today: date) -> dict | None:
+    """Courses with the same text (the same course in several municipalities) make one result."""
+    if f.school_type:
+        courses = [c for c in courses if (c.doc.get("school_type") or "").lower() == f.school_type.lower()]
+    occ = []
+    for c in courses:
+        for o in c.doc.get("occurrences", []):
+            if occurrence_ok(o, f, today):
+                occ.append({
+                    "id": o["id"], "course_id": c.id, "municipality_code": o.get("municipality_code"),
+                    "municipality": _name(o.get("place_municipality_code") or o.get("municipality_code")),
+                    "town": o.get("town"), "start": o.get("start"), "end": o.get("end"),
+                    "pace_percent": o.get("pace_percent"), "distance": o.get("distance", False),
+                    "application_deadline": o.get("application_deadline"),
+                    "continuous_intake": o.get("continuous_intake", False), "url": o.get("url"),
+                    "provider": (c.doc.get("provider") or {}).get("name"),
+                })
+    if not occ:
+        return None
+    if f.home_municipality in municipalities():
+        occ.sort(key=lambda o: (not o["distance"] and o["municipality_code"] != f.home_municipality,
+                                o["start"] or "9999"))
+    first = courses[0].doc
+    text = f"{first.get('title', '')}\n{first.get('description', '')}"
+    return {"kind": "course", "id": courses[0].id, "title": first.get("title"), "score": round(score, 4),
+            "course_code": first.get("code"), "school_type": first.get("school_type"), "area": first.get("area"),
+            "occurrences": occ, "why": why(query, text)}
+
+
+def other_result(e: Entry, score: float, query: str) -> dict:
+    d = e.doc
+    title = d.get("title") or d.get("name")
+    r = {"kind": e.kind, "id": e.id, "title": title, "score": round(score, 4),
+         "municipality_code": d.get("municipality_code"), "municipality": _name(d.get("municipality_code")),
+         "why": why(query, f"{title}\n{d.get('description', '')}")}
+    if e.kind == "validation":
+        r.update({k: d.get(k) for k in ("occupation_ssyk4", "course_codes", "method", "duration", "cost", "contact")})
+    else:
+        r.update({k: d.get(k) for k in ("address", "town", "services", "opening_hours", "contact")})
+    return r
+
+
+def _name(code: str | None) -> str | None:
+    m = municipalities().get(code or "")
+    return m.name if m else code

@@ -1,0 +1,186 @@
+"""The search service: keeps its own complete index of the catalogue and answers searches.
+
+Each replica has its own queue bound to the catalogue's events and its own index on disk, so a
+restart does not re-embed; an empty or stale index catches up by paging the catalogue's read API.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from datetime import date, datetime
+
+import aiohttp
+import numpy as np
+
+from services.search import ranking
+from services.search.embedder import Embedder, text_key
+from services.search.index import SearchIndex, doc_text
+from services.search.settings import SearchSettings
+from shared.events import CourseDoc, Envelope, LearningCentreDoc, ValidationOfferDoc
+from shared.service import BusService
+
+log = logging.getLogger(__name__)
+EVENT_KINDS = {"course": "course", "validation_offer": "validation", "learning_centre": "learning_centre"}
+DOC_MODELS = {"course": CourseDoc, "validation": ValidationOfferDoc, "learning_centre": LearningCentreDoc}
+
+
+def _newer(a: str, b: str | None) -> bool:
+    return b is None or datetime.fromisoformat(a) > datetime.fromisoformat(b)
+
+
+class SearchService(BusService):
+    name = "search"
+
+    def __init__(self, settings: SearchSettings) -> None:
+        super().__init__(settings)
+        self.embedder: Embedder | None = None
+        self.index: SearchIndex | None = None
+        self.caught_up = asyncio.Event()
+        self._save_task: asyncio.Task | None = None
+        self._lock = asyncio.Lock()  # index changes one at a time
+
+    async def on_start(self) -> None:
+        from services.search.handlers import register
+
+        self.embedder = await asyncio.to_thread(Embedder, self.settings.embedding_model)
+        self.index = await asyncio.to_thread(SearchIndex.load, self.settings.index_path(), self.embedder.dim)
+        log.info("index loaded: %d documents, position %s", len(self.index), self.index.position)
+        register(self.bus, self, self.settings.instance_name)
+        self.spawn(self._catch_up_forever(), "search-catch-up")
+
+    async def on_stop(self) -> None:
+        if self.index is not None:
+            await asyncio.to_thread(self.index.save, self.settings.index_path())
+
+    async def db_ready(self) -> bool:
+        return self.index is not None and self.caught_up.is_set()
+
+    # --- keeping the index ----------------------------------------------------------------------
+
+    async def apply(self, kind: str, doc: dict, version: str) -> bool:
+        async with self._lock:
+            if not _newer(version, self.index.version(kind, doc["id"])):
+                return False  # an older or repeated version: what we have is newer
+            text = doc_text(kind, doc)
+            key = text_key(text)
+            vec = None if self.index.has_vector(key) else (await self.embedder.passages([text]))[0]
+            self.index.put(kind, doc["id"], doc, key, text, vec, version)
+        self._schedule_save()
+        return True
+
+    async def withdraw(self, kind: str, rid: str, version: str) -> bool:
+        async with self._lock:
+            if not _newer(version, self.index.version(kind, rid)):
+                return False
+            removed = self.index.remove(kind, rid)
+        if removed:
+            self._schedule_save()
+        return removed
+
+    async def apply_many(self, items: list[tuple[str, dict, str]]) -> int:
+        """Catch-up: many documents, their new texts embedded in batches."""
+        async with self._lock:
+            todo = [(k, d, v) for k, d, v in items if _newer(v, self.index.version(k, d["id"]))]
+            texts = {}
+            for k, d, _ in todo:
+                t = doc_text(k, d)
+                key = text_key(t)
+                if not self.index.has_vector(key):
+                    texts[key] = t
+            keys = list(texts)
+            vectors: dict[str, np.ndarray] = {}
+            for i in range(0, len(keys), 64):
+                batch = keys[i:i + 64]
+                for key, v in zip(batch, await self.embedder.passages([texts[k] for k in batch])):
+                    vectors[key] = v
+            for k, d, v in todo:
+                t = doc_text(k, d)
+                key = text_key(t)
+                self.index.put(k, d["id"], d, key, t, vectors.get(key), v)
+        if todo:
+            self._schedule_save()
+        return len(todo)
+
+    def _schedule_save(self) -> None:
+        if self._save_task is None or self._save_task.done():
+            self._save_task = self.spawn(self._save_soon(), "search-save")
+
+    async def _save_soon(self) -> None:
+        await asyncio.sleep(2.0)  # gather a burst of changes into one save
+        async with self._lock:
+            await asyncio.to_thread(self.index.save, self.settings.index_path())
+
+    async def _catch_up_forever(self) -> None:
+        delay = 1.0
+        while True:
+            try:
+                n = await self.catch_up()
+                log.info("caught up with the catalogue: %d documents changed; %d in the index", n, len(self.index))
+                self.caught_up.set()
+                return
+            except Exception as exc:  # noqa: BLE001 - the catalogue may be starting too
+                log.warning("catch-up from %s failed (%s); retrying in %.0fs", self.settings.catalogue_url, exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30)
+
+    async def catch_up(self) -> int:
+        base = self.settings.catalogue_url.rstrip("/")
+        changed = 0
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as http:
+            params = {"status": "all", "limit": str(self.settings.catchup_page_size)}
+            if self.index.position:
+                params["updated_since"] = self.index.position
+            while True:
+                async with http.get(f"{base}/v1/courses", params=params) as r:
+                    r.raise_for_status()
+                    page = await r.json()
+                items, gone = [], []
+                for c in page["items"]:
+                    version = c.pop("updated_at")
+                    if c.pop("status") == "withdrawn":
+                        gone.append((c["id"], version))
+                    else:
+                        items.append(("course", CourseDoc.model_validate(c).model_dump(mode="json"), version))
+                changed += await self.apply_many(items)
+                for rid, version in gone:
+                    changed += await self.withdraw("course", rid, version)
+                if not page["next"]:
+                    break
+                params["cursor"] = page["next"]
+            # Validation offers and learning centres are few: take the whole list each time.
+            now = datetime.now().astimezone().isoformat()
+            for path, kind in (("/v1/validation-offers", "validation"), ("/v1/learning-centres", "learning_centre")):
+                async with http.get(f"{base}{path}") as r:
+                    r.raise_for_status()
+                    docs = (await r.json())["items"]
+                seen = {d["id"] for d in docs}
+                for (k, rid) in [key for key in list(self.index.entries) if key[0] == kind and key[1] not in seen]:
+                    async with self._lock:
+                        self.index.remove(k, rid)
+                    changed += 1
+                fresh = [d for d in docs if (kind, d["id"]) not in self.index.entries]
+                changed += await self.apply_many([(kind, DOC_MODELS[kind].model_validate(d).model_dump(mode="json"),
+                                                   now) for d in fresh])
+        return changed
+
+    async def on_event(self, event: Envelope) -> None:
+        kind_part, _, action = event.type.rpartition(".")
+        kind = EVENT_KINDS.get(kind_part)
+        if kind is None:
+            return
+        version = event.time.isoformat()
+        if action == "upserted":
+            await self.apply(kind, event.payload.model_dump(mode="json"), version)
+        elif action == "withdrawn":
+            await self.withdraw(kind, event.payload.id, version)
+
+    # --- searching ----------------------------------------------------------------------------
+
+    async def search(self, text: str, limit: int, filters: ranking.Filters, kinds: set[str]) -> dict:
+        t0 = time.perf_counter()
+        qvec = await self.embedder.query(text)
+        depth = max(100, limit * 10)
+        ranked = ranking.fuse(self.index, qvec, text, depth=depth, lexical_weight=self.settings.lexical_weight)
+        results = ranking.results(self.index, ranked, text, filters, limit, kinds, date.today())
+        return {"results": results, "took_ms": round((time.perf_counter() - t0) * 1000, 1)}

@@ -1,0 +1,21 @@
+import socket
+
+from pydantic import Field
+
+from services.search.model_build import DEFAULT_DIR
+from shared.config import VAR_DIR, ServiceSettings
+
+
+class SearchSettings(ServiceSettings):
+    service_name: str = "search"
+    http_port: int = 8082
+    embedding_model: str = Field(str(DEFAULT_DIR), description="sentence-transformers model name or path")
+    instance_name: str = Field(default_factory=socket.gethostname,
+                               description="Names this replica's own queue and index folder")
+    index_dir: str = Field("", description="Where the index is saved; empty: var/search/<instance>")
+    catchup_page_size: int = 500
+    max_query_chars: int = 2000
+    lexical_weight: float = Field(0.15, description="Weight of the lexical (FTS5 BM25) score beside the dense one")
+
+    def index_path(self) -> str:
+        return self.index_dir or str(VAR_DIR / "search" / self.instance_name)

@@ -1,0 +1,97 @@
+"""The search service: catalogue events become searchable, in several languages, and survive restarts."""
+import asyncio
+
+import pytest
+
+from services.catalogue.demo import municipality_feed
+from tests.feeds import bundle
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def db_factory_sqlite_only(db_factory):  # noqa: D401 - search has no database of its own
+    return db_factory
+
+
+async def test_care_backgrounds_in_swedish_english_and_arabic_find_care_courses(catalogue, search):
+    status, report = await catalogue.push("2480", municipality_feed("2480"))
+    assert status == 200
+    await search.wait_indexed("course", "i.2480.OMVOMV01")
+    await search.wait_indexed("validation", "v.2480.vård")
+    for text in ("Jag har jobbat som vårdbiträde på ett äldreboende i tio år och vill bli undersköterska",
+                 "I have worked in elderly care for ten years and want to become an assistant nurse",
+                 "عملت في رعاية المسنين لمدة عشر سنوات وأريد أن أصبح ممرضة مساعدة"):
+        status, body = await search.search(text, limit=5, kinds=["course"])
+        assert status == 200
+        areas = [r["area"] for r in body["results"][:3]]
+        assert "Vård och omsorg" in areas, (text, [(r["title"], r["area"]) for r in body["results"]])
+    status, body = await search.search("Jag har jobbat som undersköterska utan utbildning", limit=10)
+    kinds = [r["kind"] for r in body["results"]]
+    assert "validation" in kinds  # Umeå's validation in health and social care
+    hit = next(r for r in body["results"] if r["kind"] == "course")
+    assert hit["course_code"] and hit["occurrences"][0]["municipality"] == "Umeå" and "why" in hit
+
+
+async def test_a_withdrawn_course_disappears_and_a_new_one_appears(catalogue, search):
+    feed = bundle("2482", {"SVETS": 1, "KOCK": 1})
+    feed["educationInfos"][0]["content"]["title"] = {"strings": [{"lang": "swe", "value": "Svetsning grund"}]}
+    await catalogue.push("2482", feed)
+    await search.wait_indexed("course", "i.2482.SVETS")
+    smaller = bundle("2482", {"KOCK": 1})
+    await catalogue.push("2482", smaller, params={"confirm_withdrawals": "true"})
+    await search.wait_indexed("course", "i.2482.SVETS", present=False)
+    status, body = await search.search("svetsning", kinds=["course"])
+    assert all(r["id"] != "i.2482.SVETS" for r in body["results"])
+
+
+async def test_filters_and_bad_input(catalogue, search):
+    await catalogue.push("2480", municipality_feed("2480"))
+    await catalogue.push("2422", municipality_feed("2422"))
+    await search.wait_indexed("course", "i.2422.SFIKURSB")
+    await search.wait_indexed("course", "i.2480.SFIKURSB")
+    status, body = await search.search("svenska för invandrare", kinds=["course"],
+                                       filters={"home_municipality": "2422", "max_distance_km": 50})
+    munis = {o["municipality"] for r in body["results"] for o in r["occurrences"] if not o["distance"]}
+    assert munis == {"Sorsele"}
+    status, body = await search.search("engelska", kinds=["course"], filters={"distance_only": True})
+    assert body["results"] and all(o["distance"] for r in body["results"] for o in r["occurrences"])
+    for payload, want in (({"text": ""}, 400), ({"text": 5}, 422), ({"text": "x", "limit": 0}, 422),
+                          ({"text": "x", "kinds": ["jobs"]}, 422)):
+        async with search.http.post(f"{search.url}/v1/search", json=payload) as r:
+            assert r.status == want, payload
+            assert (await r.json())["error"]
+    async with search.http.post(f"{search.url}/v1/search", data=b"\x00\xff\xfe",
+                                headers={"Content-Type": "application/octet-stream"}) as r:
+        assert r.status == 415
+    status, body = await search.search("vård " * 2000)
+    assert status == 200 and "notice" in body
+
+
+async def test_a_restart_loads_the_saved_index_and_catches_up(catalogue, search, bus_names, tmp_path):
+    from services.search.service import SearchService
+
+    await catalogue.push("2481", municipality_feed("2481"))
+    await search.wait_indexed("course", "i.2481.SFIKURSB")
+    await asyncio.sleep(2.5)  # the index is saved two seconds after the last change
+    svc = search.service
+    count = len(svc.index)
+    await svc.stop()
+    # While search is down, the catalogue changes.
+    feed = municipality_feed("2481")
+    feed["educationInfos"][0]["content"]["title"] = {"strings": [{"lang": "swe", "value": "Ny titel för testet"}]}
+    await catalogue.push("2481", feed)
+    fresh = SearchService(search.settings)
+    fresh.embedder = svc.embedder  # the same model; loading it again only costs time
+    from services.search.index import SearchIndex
+
+    fresh.index = SearchIndex.load(search.settings.index_path(), svc.embedder.dim)
+    assert len(fresh.index) == count  # nothing re-embedded from scratch
+    changed = await fresh.catch_up()
+    assert changed >= 1
+    first = feed["educationInfos"][0]["id"]
+    assert fresh.index.entries[("course", first)].doc["title"] == "Ny titel för testet"
+    search.service = fresh  # the fixture's teardown stops this one
+    await fresh.bus.close()
+    await fresh.engine.dispose()
+    search.service = svc
