@@ -6,12 +6,8 @@ import pytest
 from services.catalogue.demo import municipality_feed
 from tests.feeds import bundle
 
-pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def db_factory_sqlite_only(db_factory):  # noqa: D401 - search has no database of its own
-    return db_factory
+# Search keeps no database; the catalogue behind it is tested on both elsewhere, here on SQLite.
+pytestmark = [pytest.mark.slow, pytest.mark.parametrize("db_factory", ["sqlite"], indirect=True)]
 
 
 async def test_care_backgrounds_in_swedish_english_and_arabic_find_care_courses(catalogue, search):
@@ -66,6 +62,9 @@ async def test_filters_and_bad_input(catalogue, search):
         assert r.status == 415
     status, body = await search.search("vård " * 2000)
     assert status == 200 and "notice" in body
+    # A course code in the text puts that course first, whatever the rest says.
+    status, body = await search.search("Jag vill läsa ENGENG06 på distans", kinds=["course"])
+    assert body["results"][0]["course_code"] == "ENGENG06"
 
 
 async def test_a_restart_loads_the_saved_index_and_catches_up(catalogue, search, bus_names, tmp_path):

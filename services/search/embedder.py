@@ -19,7 +19,8 @@ class Embedder:
         from sentence_transformers import SentenceTransformer
 
         self.model = SentenceTransformer(model, device="cpu")
-        self.dim = self.model.get_sentence_embedding_dimension()
+        get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        self.dim = get_dim()
         self._lock = threading.Lock()  # one encode at a time: the model is not re-entrant across threads
 
     def _encode(self, texts: list[str], prompt_name: str) -> np.ndarray:

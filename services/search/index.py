@@ -49,6 +49,7 @@ class SearchIndex:
         self.fts = sqlite3.connect(":memory:", check_same_thread=False)
         self.fts.execute("CREATE VIRTUAL TABLE docs USING fts5(body, tokenize='unicode61 remove_diacritics 0')")
         self.key_of_int: dict[int, str] = {}
+        self.by_code: dict[str, set[tuple[str, str]]] = {}
         self.position: str | None = None  # newest catalogue update seen (for catching up)
 
     def __len__(self) -> int:
@@ -76,6 +77,8 @@ class SearchIndex:
             self.fts.execute("INSERT INTO docs(rowid, body) VALUES (?, ?)", (n, text))
         self.by_key.setdefault(key, set()).add((kind, rid))
         self.entries[(kind, rid)] = Entry(kind, rid, doc, key, version)
+        if kind == "course" and doc.get("code"):
+            self.by_code.setdefault(doc["code"].upper(), set()).add((kind, rid))
         if self.position is None or version > self.position:
             self.position = version
 
@@ -83,6 +86,8 @@ class SearchIndex:
         e = self.entries.pop((kind, rid), None)
         if e is None:
             return False
+        if kind == "course" and e.doc.get("code"):
+            self.by_code.get(e.doc["code"].upper(), set()).discard((kind, rid))
         holders = self.by_key.get(e.key, set())
         holders.discard((kind, rid))
         if not holders:
@@ -115,6 +120,19 @@ class SearchIndex:
 
     def cosine(self, q: np.ndarray, key: str) -> float:
         return float(self.vectors[key] @ q)
+
+    def keys_for_code(self, code: str) -> list[str]:
+        """Texts of the courses with this course code (e.g. VÅRVÅR01)."""
+        return sorted({self.entries[k].key for k in self.by_code.get(code.upper(), ())})
+
+    def title_words(self, key: str) -> str:
+        holders = self.by_key.get(key)
+        if not holders:
+            return ""
+        doc = self.entries[next(iter(holders))].doc
+        from services.search.ranking import words
+
+        return " ".join(words(doc.get("title") or doc.get("name") or ""))
 
     def holders(self, key: str) -> list[Entry]:
         return [self.entries[h] for h in sorted(self.by_key.get(key, ()))]

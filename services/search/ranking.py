@@ -68,15 +68,31 @@ def why(query: str, entry_text: str, limit: int = 4) -> list[str]:
     return hits[:limit]
 
 
-def fuse(index: SearchIndex, qvec, text: str, *, depth: int, lexical_weight: float) -> list[tuple[str, float]]:
-    """Dense cosine plus a lexical bonus scaled to [0, 1] within this query's lexical hits."""
+def fuse(index: SearchIndex, qvec, text: str, *, depth: int, lexical_weight: float,
+         title_weight: float = 0.0) -> list[tuple[str, float]]:
+    """Dense cosine first; lexical signals only where they are precise.
+
+    Measured on the development set, adding BM25 over whole course texts to the cosine lowers
+    nDCG@10 at every weight tried (0.405 alone, 0.378 at 0.02, 0.306 at 0.05), so its default weight
+    is 0. What lexical matching is good for is kept: a course code written in the query puts that
+    course first, and (optionally) a course title found word for word in the query adds a little.
+    """
     dense = index.dense(qvec, depth)
-    lex = index.lexical(text, depth)
+    lex = index.lexical(text, depth) if lexical_weight else {}
     top = max(lex.values(), default=0.0) or 1.0
     scores = {}
     for key in set(dense) | set(lex):
         cos = dense[key] if key in dense else index.cosine(qvec, key)
         scores[key] = cos + lexical_weight * (lex.get(key, 0.0) / top)
+    lowered = f" {' '.join(words(text))} "
+    for token in {t.upper() for t in _word.findall(text) if len(t) >= 5 and any(ch.isdigit() for ch in t)}:
+        for key in index.keys_for_code(token):
+            scores[key] = max(scores.get(key, index.cosine(qvec, key)), 0) + 1.0
+    if title_weight:
+        for key in list(scores):
+            title = index.title_words(key)
+            if title and f" {title} " in lowered:
+                scores[key] += title_weight
     return sorted(scores.items(), key=lambda kv: -kv[1])
 
 

@@ -181,6 +181,7 @@ class SearchService(BusService):
         t0 = time.perf_counter()
         qvec = await self.embedder.query(text)
         depth = max(100, limit * 10)
-        ranked = ranking.fuse(self.index, qvec, text, depth=depth, lexical_weight=self.settings.lexical_weight)
+        ranked = ranking.fuse(self.index, qvec, text, depth=depth, lexical_weight=self.settings.lexical_weight,
+                              title_weight=self.settings.title_weight)
         results = ranking.results(self.index, ranked, text, filters, limit, kinds, date.today())
         return {"results": results, "took_ms": round((time.perf_counter() - t0) * 1000, 1)}

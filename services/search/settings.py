@@ -15,7 +15,8 @@ class SearchSettings(ServiceSettings):
     index_dir: str = Field("", description="Where the index is saved; empty: var/search/<instance>")
     catchup_page_size: int = 500
     max_query_chars: int = 2000
-    lexical_weight: float = Field(0.15, description="Weight of the lexical (FTS5 BM25) score beside the dense one")
+    lexical_weight: float = Field(0.0, description="Weight of BM25 over whole texts beside the cosine (hurts at > 0 on the dev set)")
+    title_weight: float = Field(0.0, description="Bonus when a course title stands word for word in the query")
 
     def index_path(self) -> str:
         return self.index_dir or str(VAR_DIR / "search" / self.instance_name)
