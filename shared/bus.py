@@ -105,10 +105,15 @@ class Bus:
             self.exchange_name, aio_pika.ExchangeType.TOPIC, durable=True
         )
 
-    async def close(self) -> None:
-        if self._conn is not None:
-            await self._conn.close()
-            self._conn = None
+    async def close(self, timeout: float = 10.0) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                # A robust connection in the middle of reconnecting can wait on the broker for a
+                # long time; a stopping service must not.
+                await asyncio.wait_for(conn.close(), timeout)
+            except (asyncio.TimeoutError, Exception) as exc:  # noqa: BLE001
+                log.warning("closing the broker connection did not finish cleanly: %r", exc)
 
     @property
     def connected(self) -> bool:

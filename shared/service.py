@@ -56,8 +56,11 @@ class BusService:
     async def stop(self) -> None:
         for t in self._tasks:
             t.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self.on_stop()
+        await asyncio.wait(self._tasks, timeout=10) if self._tasks else None
+        try:
+            await asyncio.wait_for(self.on_stop(), 15)
+        except asyncio.TimeoutError:
+            log.warning("%s: stopping its background work took too long; stopping anyway", self.name)
         await self.bus.close()
         await self.engine.dispose()
 

@@ -46,11 +46,11 @@ async def create_pg_database(name: str) -> str:
 
 
 async def drop_pg_database(name: str) -> None:
-    conn = await asyncpg.connect(PG_ADMIN)
+    conn = await asyncpg.connect(PG_ADMIN, timeout=10)
     try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', timeout=30)
     finally:
-        await conn.close()
+        await conn.close(timeout=10)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -152,8 +152,8 @@ async def collector(bus_names):
 
     await q.consume(on_msg)
     yield col
-    await conn.close()
-    await delete_exchange(bus_names["events_exchange"])
+    await asyncio.wait_for(conn.close(), 10)
+    await asyncio.wait_for(delete_exchange(bus_names["events_exchange"]), 10)
 
 
 async def delete_exchange(name: str) -> None:
