@@ -23,8 +23,9 @@ async def test_care_backgrounds_in_swedish_english_and_arabic_find_care_courses(
         areas = [r["area"] for r in body["results"][:3]]
         assert "Vård och omsorg" in areas, (text, [(r["title"], r["area"]) for r in body["results"]])
     status, body = await search.search("Jag har jobbat som undersköterska utan utbildning", limit=10)
-    kinds = [r["kind"] for r in body["results"]]
-    assert "validation" in kinds  # Umeå's validation in health and social care
+    # Worked as an assistant nurse: Umeå's validation in health and social care comes first.
+    assert body["results"][0]["kind"] == "validation" and body["results"][0]["id"] == "v.2480.vård"
+    assert body["understood"]["occupations"][0]["role"] == "experience"
     hit = next(r for r in body["results"] if r["kind"] == "course")
     assert hit["course_code"] and hit["occurrences"][0]["municipality"] == "Umeå" and "why" in hit
 
@@ -94,3 +95,4 @@ async def test_a_restart_loads_the_saved_index_and_catches_up(catalogue, search,
     await fresh.bus.close()
     await fresh.engine.dispose()
     search.service = svc
+

@@ -165,3 +165,17 @@ def other_result(e: Entry, score: float, query: str) -> dict:
 def _name(code: str | None) -> str | None:
     m = municipalities().get(code or "")
     return m.name if m else code
+
+
+def validation_first(index: SearchIndex, results: list[dict], ssyk4: set[str], query: str, f: Filters,
+                     limit: int) -> list[dict]:
+    """Validation offers for occupations the learner has worked in come before courses they may not need."""
+    # The same SSYK minor group (three digits) is close enough: "undersköterska" spans 5321-5323.
+    groups = {s[:3] for s in ssyk4}
+    offers = [e for (kind, _), e in sorted(index.entries.items())
+              if kind == "validation" and (e.doc.get("occupation_ssyk4") or "")[:3] in groups and kind_ok(e, f)]
+    if not offers:
+        return results
+    first = [other_result(e, 1.0, query) for e in offers]
+    ids = {r["id"] for r in first}
+    return (first + [r for r in results if r["id"] not in ids])[:limit]

@@ -17,6 +17,7 @@ from services.search import ranking
 from services.search.embedder import Embedder, text_key
 from services.search.index import SearchIndex, doc_text
 from services.search.settings import SearchSettings
+from services.search.taxonomy import named_occupations
 from shared.events import CourseDoc, Envelope, LearningCentreDoc, ValidationOfferDoc
 from shared.service import BusService
 
@@ -184,4 +185,9 @@ class SearchService(BusService):
         ranked = ranking.fuse(self.index, qvec, text, depth=depth, lexical_weight=self.settings.lexical_weight,
                               title_weight=self.settings.title_weight)
         results = ranking.results(self.index, ranked, text, filters, limit, kinds, date.today())
-        return {"results": results, "took_ms": round((time.perf_counter() - t0) * 1000, 1)}
+        understood = named_occupations(text)
+        if "validation" in kinds and understood:
+            worked = {o["ssyk4"] for o in understood if o["role"] == "experience"}
+            results = ranking.validation_first(self.index, results, worked, text, filters, limit)
+        return {"results": results, "understood": {"occupations": understood},
+                "took_ms": round((time.perf_counter() - t0) * 1000, 1)}
