@@ -1,0 +1,167 @@
+"""Search benchmark: catalogue + search as their own processes on fresh storage.
+
+Generates occurrences from the real Skolverket course texts, pushes them through the catalogue,
+and measures: time until all are searchable (build_s) and texts embedded per second; query
+latency p50/p95 through HTTP (the development set's queries); resident memory of the search
+process; and freshness: time from a catalogue push of one changed course to that change being
+returned by search (p95 of several). Last line: one JSON object for the largest size run.
+--quick: 1,000 occurrences over 100 courses; default: 1,000 and then 100,000 over all 1,094 courses.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import date, timedelta
+from pathlib import Path
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from _common import free_port  # noqa: E402
+
+from services.catalogue import demo  # noqa: E402
+
+EVAL = ROOT.parent / "shared" / "eval" / "occupations_dev.jsonl"
+FALLBACK_QUERIES = ["Jag har jobbat som barnskötare och vill bli undersköterska", "svetsning på verkstad",
+                    "I want to learn Swedish", "lastbilschaufför med C-körkort", "kock i storkök"]
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def feed(n_occ: int, n_courses: int) -> dict:
+    codes = sorted(demo.courses())[:n_courses]
+    muni, provider = "2480", "p.2480.vux"
+    infos = [demo._info(muni, provider, c, demo.courses()[c]["title"], demo.course_text(demo.courses()[c]),
+                        "Gymnasial vuxenutbildning", demo.courses()[c].get("points")) for c in codes]
+    events = []
+    for i in range(n_occ):
+        code, rnd = codes[i % len(codes)], i // len(codes)
+        start = date(2027, 1, 18) + timedelta(weeks=rnd % 40)
+        events.append(demo._event(muni, provider, code, start, pace=[25, 50, 75, 100][rnd % 4],
+                                  distance=rnd % 3 == 0, town="Umeå", variant=f".{rnd}"))
+    return {"educationProviders": [], "educationInfos": infos, "educationEvents": events}
+
+
+async def wait_ready(http: aiohttp.ClientSession, url: str, timeout: float = 300) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            async with http.get(url) as r:
+                if r.status == 200:
+                    return
+        except aiohttp.ClientError:
+            pass
+        await asyncio.sleep(0.2)
+    raise RuntimeError(f"{url} not ready")
+
+
+async def search(http, base, text, **kw):  # noqa: ANN001
+    async with http.post(f"{base}/v1/search", json={"text": text, **kw}) as r:
+        return await r.json()
+
+
+async def run(n_occ: int, n_courses: int, queries: list[str]) -> dict:
+    tmp = tempfile.mkdtemp(prefix="vux-bench-search-")
+    exchange, prefix = f"vux.bench.{uuid.uuid4().hex[:8]}", f"bench.{uuid.uuid4().hex[:6]}."
+    cport, sport = free_port(), free_port()
+    common = {**os.environ, "EVENTS_EXCHANGE": exchange, "QUEUE_PREFIX": prefix, "LOG_LEVEL": "WARNING"}
+    cenv = {**common, "DATABASE_URL": f"sqlite+aiosqlite:///{tmp}/c.db", "HTTP_PORT": str(cport)}
+    senv = {**common, "HTTP_PORT": str(sport), "CATALOGUE_URL": f"http://127.0.0.1:{cport}",
+            "INDEX_DIR": f"{tmp}/index", "INSTANCE_NAME": f"bench{sport}", "DATABASE_URL": f"sqlite+aiosqlite:///{tmp}/s.db"}
+    token = subprocess.run([sys.executable, "-m", "services.catalogue", "token", "create", "--region"], cwd=ROOT,
+                           env=cenv, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
+    procs = [subprocess.Popen([sys.executable, "-m", f"services.{s}"], cwd=ROOT, env=e, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL) for s, e in (("catalogue", cenv), ("search", senv))]
+    cbase, sbase = f"http://127.0.0.1:{cport}", f"http://127.0.0.1:{sport}"
+    body = feed(n_occ, n_courses)
+    last_code = body["educationInfos"][-1]["content"]["code"]
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=900)) as http:
+            await wait_ready(http, f"{cbase}/readyz")
+            await wait_ready(http, f"{sbase}/readyz")
+            t0 = time.perf_counter()
+            async with http.put(f"{cbase}/v1/feeds/2480", data=json.dumps(body), headers=headers) as r:
+                assert r.status == 200, await r.text()
+            first_code = body["educationInfos"][0]["content"]["code"]
+            while True:  # searchable when the first and last course are found by their codes
+                a = await search(http, sbase, f"{first_code} {last_code}", limit=2, kinds=["course"])
+                codes = {x.get("course_code") for x in a["results"]}
+                if {first_code, last_code} <= codes:
+                    total = sum(len(x["occurrences"]) for x in
+                                (await search(http, sbase, last_code, limit=1, kinds=["course"]))["results"])
+                    if total >= n_occ // n_courses:
+                        break
+                await asyncio.sleep(0.5)
+            build_s = time.perf_counter() - t0
+            await search(http, sbase, "uppvärmning")
+            lat = []
+            for q in queries:
+                t = time.perf_counter()
+                await search(http, sbase, q, limit=10)
+                lat.append((time.perf_counter() - t) * 1000)
+            lat.sort()
+            fresh = []
+            for i in range(5):
+                info = json.loads(json.dumps(body["educationInfos"][i]))
+                new_title = f"Ändrad titel {uuid.uuid4().hex[:6]}"
+                info["content"]["title"] = {"strings": [{"lang": "swe", "value": new_title}]}
+                code = info["content"]["code"]
+                t = time.perf_counter()
+                async with http.patch(f"{cbase}/v1/feeds/2480", data=json.dumps({"educationInfos": [info]}),
+                                      headers=headers) as r:
+                    assert r.status == 200
+                while True:
+                    res = (await search(http, sbase, code, limit=1, kinds=["course"]))["results"]
+                    if res and res[0]["title"] == new_title:
+                        break
+                    await asyncio.sleep(0.02)
+                fresh.append(time.perf_counter() - t)
+            rss = rss_mb(procs[1].pid)
+    finally:
+        for p in procs:
+            p.send_signal(signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+    q95 = lat[max(0, int(len(lat) * 0.95) - 1)]
+    return {"occurrences": n_occ, "courses": n_courses, "p50_ms": round(statistics.median(lat), 1),
+            "p95_ms": round(q95, 1), "texts_per_s": round(n_courses / build_s, 1), "build_s": round(build_s, 1),
+            "rss_mb": round(rss, 1), "freshness_p95_s": round(sorted(fresh)[-1], 2), "queries": len(lat)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--quick", action="store_true")
+    args = ap.parse_args()
+    queries = ([json.loads(line)["query"] for line in EVAL.open(encoding="utf-8")] if EVAL.exists()
+               else FALLBACK_QUERIES * 20)
+    sizes = [(1000, 100)] if args.quick else [(1000, 1094), (100_000, 1094)]
+    out = None
+    for n, c in sizes:
+        out = asyncio.run(run(n, c, queries if not args.quick else queries[:40]))
+        print(json.dumps(out), file=sys.stderr)
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
