@@ -99,13 +99,20 @@ def fuse(index: SearchIndex, qvec, text: str, *, depth: int, lexical_weight: flo
 def results(index: SearchIndex, ranked: list[tuple[str, float]], query: str, f: Filters, limit: int,
             kinds: set[str], today: date) -> list[dict]:
     out: list[dict] = []
+    asked = {t.upper() for t in _word.findall(query)}
     for key, score in ranked:
         holders = index.holders(key)
-        courses = [e for e in holders if e.kind == "course"]
-        if courses and "course" in kinds:
-            r = course_result(courses, score, query, f, today)
-            if r:
-                out.append(r)
+        # The same course in several municipalities is one result; different courses that happen
+        # to share a text stay apart (one vector, one result per course code).
+        groups: dict[str, list[Entry]] = {}
+        for e in holders:
+            if e.kind == "course":
+                groups.setdefault((e.doc.get("code") or e.id).upper(), []).append(e)
+        if groups and "course" in kinds:
+            for code in sorted(groups, key=lambda c: (c not in asked, c)):
+                r = course_result(groups[code], score, query, f, today)
+                if r:
+                    out.append(r)
         for e in holders:
             if e.kind != "course" and e.kind in kinds and kind_ok(e, f):
                 out.append(other_result(e, score, query))
