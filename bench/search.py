@@ -91,7 +91,8 @@ async def run(n_occ: int, n_courses: int, queries: list[str]) -> dict:
                               stderr=subprocess.DEVNULL) for s, e in (("catalogue", cenv), ("search", senv))]
     cbase, sbase = f"http://127.0.0.1:{cport}", f"http://127.0.0.1:{sport}"
     body = feed(n_occ, n_courses)
-    last_code = body["educationInfos"][-1]["content"]["code"]
+    # The last course that has an occurrence (with fewer occurrences than courses, some have none).
+    last_code = body["educationInfos"][min(n_occ, n_courses) - 1]["content"]["code"]
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=900)) as http:
@@ -155,7 +156,8 @@ def main() -> None:
     args = ap.parse_args()
     queries = ([json.loads(line)["query"] for line in EVAL.open(encoding="utf-8")] if EVAL.exists()
                else FALLBACK_QUERIES * 20)
-    sizes = [(1000, 100)] if args.quick else [(1000, 1094), (100_000, 1094)]
+    ap_sizes = [(1000, 100)] if args.quick else [(1000, 1000), (100_000, 1094)]
+    sizes = ap_sizes
     out = None
     for n, c in sizes:
         out = asyncio.run(run(n, c, queries if not args.quick else queries[:40]))
