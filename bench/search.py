@@ -82,7 +82,8 @@ async def run(n_occ: int, n_courses: int, queries: list[str]) -> dict:
     exchange, prefix = f"vux.bench.{uuid.uuid4().hex[:8]}", f"bench.{uuid.uuid4().hex[:6]}."
     cport, sport = free_port(), free_port()
     common = {**os.environ, "EVENTS_EXCHANGE": exchange, "QUEUE_PREFIX": prefix, "LOG_LEVEL": "WARNING"}
-    cenv = {**common, "DATABASE_URL": f"sqlite+aiosqlite:///{tmp}/c.db", "HTTP_PORT": str(cport)}
+    cenv = {**common, "DATABASE_URL": f"sqlite+aiosqlite:///{tmp}/c.db", "HTTP_PORT": str(cport),
+            "FEED_MAX_BYTES": str(512 * 2**20)}  # 100,000 occurrences in one snapshot are ~72 MB
     senv = {**common, "HTTP_PORT": str(sport), "CATALOGUE_URL": f"http://127.0.0.1:{cport}",
             "INDEX_DIR": f"{tmp}/index", "INSTANCE_NAME": f"bench{sport}", "DATABASE_URL": f"sqlite+aiosqlite:///{tmp}/s.db"}
     token = subprocess.run([sys.executable, "-m", "services.catalogue", "token", "create", "--region"], cwd=ROOT,
