@@ -134,3 +134,16 @@ async def read_json_model(request: web.Request, model, max_bytes: int = 256 * 10
         errors = [{"field": ".".join(str(p) for p in e["loc"]) or "body", "message": e["msg"]} for e in exc.errors()]
         first = errors[0]
         raise ApiError(422, f"{first['field']}: {first['message']}", errors=errors[:20]) from None
+
+
+async def require_role(request: web.Request, engine, table, role: str):  # noqa: ANN001, ANN201
+    """The caller behind the request's bearer token, who must have `role`: else 401 or 403."""
+    from shared.tokens import authenticate
+
+    async with engine.connect() as conn:
+        caller = await authenticate(conn, table, request.headers.get("Authorization"))
+    if caller is None:
+        raise ApiError(401, f"missing, unknown or revoked {role} token; send `Authorization: Bearer <token>`")
+    if caller.role != role:
+        raise ApiError(403, f"this needs {'an' if role[0] in 'aeiou' else 'a'} {role} token")
+    return caller

@@ -1,6 +1,5 @@
 """The bus against a real RabbitMQ: confirms, retries, parking, idempotency, reconnection."""
 import asyncio
-import uuid
 
 import aio_pika
 import pytest

@@ -1,6 +1,5 @@
 """The catalogue against a real RabbitMQ and both databases: what a municipality and a consumer see."""
 import asyncio
-import json
 from datetime import datetime, timedelta, timezone
 
 from tests.feeds import bundle, edit, event, info, s, withdrawn

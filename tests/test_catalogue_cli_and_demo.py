@@ -1,6 +1,4 @@
 """The token command line and the demo data, as an operator uses them."""
-import asyncio
-import json
 import os
 import subprocess
 import sys

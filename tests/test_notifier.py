@@ -1,7 +1,7 @@
 """The notifier against a real SMTP server (aiosmtpd), RabbitMQ and both databases."""
 import asyncio
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from sqlalchemy import select
 

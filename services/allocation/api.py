@@ -10,8 +10,8 @@ from services.allocation import storage
 from services.allocation.distribution import DistributionInput
 from services.allocation.service import AllocationService, Problem
 from shared.events import ApplicationForm
-from shared.http import ApiError, add_health_routes, json_response, make_middlewares, read_json_model
-from shared.tokens import Caller, authenticate
+from shared.http import ApiError, add_health_routes, json_response, make_middlewares, read_json_model, require_role
+from shared.tokens import Caller
 
 SERVICE = web.AppKey("service", AllocationService)
 
@@ -62,12 +62,7 @@ async def problems(request: web.Request, handler):  # noqa: ANN001, ANN201
 
 
 async def coordinator(request: web.Request, region_only: bool = False) -> Caller:
-    async with request.app[SERVICE].engine.connect() as conn:
-        caller = await authenticate(conn, storage.api_tokens, request.headers.get("Authorization"))
-    if caller is None:
-        raise ApiError(401, "missing, unknown or revoked coordinator token; send `Authorization: Bearer <token>`")
-    if caller.role != "coordinator":
-        raise ApiError(403, "this needs a coordinator token")
+    caller = await require_role(request, request.app[SERVICE].engine, storage.api_tokens, "coordinator")
     if region_only and caller.scope:
         raise ApiError(403, "this needs a regional coordinator token, not a municipality's")
     return caller

@@ -206,10 +206,7 @@ async def list_courses(conn: AsyncConnection, *, municipality: str | None, schoo
 
 
 def iso(ts: datetime | None) -> str | None:
-    """SQLite hands back naive datetimes; everything we store is UTC."""
-    if ts is None:
-        return None
-    return (ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc)).isoformat()
+    return aware(ts).isoformat() if ts else None
 
 
 def _course_item(r) -> dict:  # noqa: ANN001

@@ -5,8 +5,7 @@ from aiohttp import web
 
 from services.notifier import storage
 from services.notifier.service import NotifierService
-from shared.http import ApiError, add_health_routes, json_response, make_middlewares
-from shared.tokens import authenticate
+from shared.http import ApiError, add_health_routes, json_response, make_middlewares, require_role
 
 SERVICE = web.AppKey("service", NotifierService)
 STATUSES = ("pending", "sending", "sent", "retry", "failed", "cancelled")
@@ -22,12 +21,7 @@ def create_app(service: NotifierService) -> web.Application:
 
 
 async def operator(request: web.Request) -> None:
-    async with request.app[SERVICE].engine.connect() as conn:
-        caller = await authenticate(conn, storage.api_tokens, request.headers.get("Authorization"))
-    if caller is None:
-        raise ApiError(401, "missing, unknown or revoked operator token; send `Authorization: Bearer <token>`")
-    if caller.role != "operator":
-        raise ApiError(403, "this needs an operator token")
+    await require_role(request, request.app[SERVICE].engine, storage.api_tokens, "operator")
 
 
 async def list_deliveries(request: web.Request) -> web.Response:

@@ -6,7 +6,6 @@ one course with one occurrence, since this format has no separate course record.
 """
 from __future__ import annotations
 
-import re
 from datetime import date
 
 from services.catalogue.feeds.records import (
