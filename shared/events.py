@@ -156,6 +156,7 @@ class OccurrenceRef(Model):
 
 class ApplicationReceivedPayload(Model):
     application_id: str
+    submission_id: str | None = Field(None, description="the submitter's key, so the assistant can show the receipt")
     contact: Contact
     home_municipality: str
     choices: list[OccurrenceRef]

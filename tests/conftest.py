@@ -384,7 +384,7 @@ async def search(catalogue, bus_names, tmp_path):
     port = free_port()
     settings = SearchSettings(amqp_url=AMQP_URL, http_port=port, catalogue_url=catalogue.url,
                               index_dir=str(tmp_path / "index"), instance_name=f"t{port}",
-                              database_url=f"sqlite+aiosqlite:///{tmp_path}/search-unused.db", **bus_names)
+                              database_url=f"sqlite+aiosqlite:///{tmp_path}/search.db", **bus_names)
     service = SearchService(settings)
     await service.start()
     runner = web.AppRunner(create_app(service))
@@ -394,7 +394,7 @@ async def search(catalogue, bus_names, tmp_path):
         if service.bus.consuming and service.caught_up.is_set():
             break
         await asyncio.sleep(0.1)
-    async with aiohttp.ClientSession() as http:
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:  # cookies on an IP
         yield RunningSearch(f"http://127.0.0.1:{port}", service, http, settings)
     await runner.cleanup()
     await service.stop()

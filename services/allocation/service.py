@@ -213,7 +213,8 @@ class AllocationService(BusService):
             await conn.execute(insert(storage.choices), rows)
             status_url = f"{s.public_url}/v1/applications/{app_id}?secret={secret}"
             await self._commit_events(conn, [self._ev(ApplicationReceived, ApplicationReceivedPayload(
-                application_id=app_id, contact=Contact(name=form.applicant.name, email=email, lang=form.applicant.lang),
+                application_id=app_id, submission_id=form.submission_id,
+                contact=Contact(name=form.applicant.name, email=email, lang=form.applicant.lang),
                 home_municipality=home, choices=[_ref(occ[o]) for o in form.choices], status_url=status_url))])
         self.relay.notify()
         return Outcome(201, {"application_id": app_id, "secret": secret, "status": "received",

@@ -4,6 +4,7 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import BaseModel, Field, field_validator
 
+from services.search.chat_api import add_chat_routes, add_security_headers
 from services.search.ranking import Filters
 from services.search.service import SearchService
 from shared.http import ApiError, add_health_routes, json_response, make_middlewares, read_json_model
@@ -31,6 +32,8 @@ def create_app(service: SearchService) -> web.Application:
     app[SERVICE] = service
     add_health_routes(app, {"index": service.db_ready, "broker": service.broker_ready})
     app.router.add_post("/v1/search", search)
+    add_chat_routes(app, service)
+    add_security_headers(app)
     return app
 
 

@@ -1,8 +1,9 @@
-"""The search service's message handlers: each replica its own queue on the catalogue's events."""
+"""The search service's message handlers: each replica its own queue on the catalogue's events;
+the replicas share one queue for what happens to applications sent from a conversation."""
 from __future__ import annotations
 
 from shared.bus import Bus
-from shared.events import Envelope
+from shared.events import ApplicationReceived, ApplicationRejected, Envelope
 
 CATALOGUE_EVENTS = ["course.upserted", "course.withdrawn", "validation_offer.upserted", "validation_offer.withdrawn",
                     "learning_centre.upserted", "learning_centre.withdrawn"]
@@ -12,3 +13,13 @@ def register(bus: Bus, service, instance: str) -> None:  # noqa: ANN001 - Search
     @bus.subscribe(f"search.{instance}.catalogue", CATALOGUE_EVENTS)
     async def on_catalogue(event: Envelope) -> None:
         await service.on_event(event)
+
+    @bus.subscribe("search.chat-applications", ["application.received", "application.rejected"])
+    async def on_application(event: Envelope) -> None:
+        # Setting the same status twice is harmless, so a redelivery needs no inbox entry.
+        if isinstance(event, ApplicationReceived):
+            await service.chat.application_outcome(event.payload.submission_id, event.payload.application_id,
+                                                   "received")
+        elif isinstance(event, ApplicationRejected):
+            await service.chat.application_outcome(event.payload.submission_id, event.payload.application_id,
+                                                   "rejected", event.payload.reason)

@@ -50,6 +50,7 @@ class SearchIndex:
         self.fts.execute("CREATE VIRTUAL TABLE docs USING fts5(body, tokenize='unicode61 remove_diacritics 0')")
         self.key_of_int: dict[int, str] = {}
         self.by_code: dict[str, set[tuple[str, str]]] = {}
+        self.occurrences: dict[str, str] = {}  # occurrence id -> course id
         self.position: str | None = None  # newest catalogue update seen (for catching up)
 
     def __len__(self) -> int:
@@ -58,6 +59,9 @@ class SearchIndex:
     def version(self, kind: str, rid: str) -> str | None:
         e = self.entries.get((kind, rid))
         return e.version if e else None
+
+    def has_occurrence(self, occurrence_id: str) -> bool:
+        return occurrence_id in self.occurrences
 
     def has_vector(self, key: str) -> bool:
         return key in self.vectors
@@ -77,8 +81,11 @@ class SearchIndex:
             self.fts.execute("INSERT INTO docs(rowid, body) VALUES (?, ?)", (n, text))
         self.by_key.setdefault(key, set()).add((kind, rid))
         self.entries[(kind, rid)] = Entry(kind, rid, doc, key, version)
-        if kind == "course" and doc.get("code"):
-            self.by_code.setdefault(doc["code"].upper(), set()).add((kind, rid))
+        if kind == "course":
+            if doc.get("code"):
+                self.by_code.setdefault(doc["code"].upper(), set()).add((kind, rid))
+            for o in doc.get("occurrences") or ():
+                self.occurrences[o["id"]] = rid
         if self.position is None or version > self.position:
             self.position = version
 
@@ -86,8 +93,12 @@ class SearchIndex:
         e = self.entries.pop((kind, rid), None)
         if e is None:
             return False
-        if kind == "course" and e.doc.get("code"):
-            self.by_code.get(e.doc["code"].upper(), set()).discard((kind, rid))
+        if kind == "course":
+            if e.doc.get("code"):
+                self.by_code.get(e.doc["code"].upper(), set()).discard((kind, rid))
+            for o in e.doc.get("occurrences") or ():
+                if self.occurrences.get(o["id"]) == rid:
+                    del self.occurrences[o["id"]]
         holders = self.by_key.get(e.key, set())
         holders.discard((kind, rid))
         if not holders:

@@ -8,20 +8,24 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from pathlib import Path
 from datetime import date, datetime
 
 import aiohttp
 import numpy as np
 
-from services.search import ranking
+from services.search import ranking, storage
+from services.search.chat import Chat
 from services.search.embedder import Embedder, text_key
 from services.search.index import SearchIndex, doc_text
 from services.search.settings import SearchSettings
 from services.search.taxonomy import named_occupations
 from shared.events import CourseDoc, Envelope, LearningCentreDoc, ValidationOfferDoc
+from shared.outbox import OutboxRelay
 from shared.service import BusService
 
 log = logging.getLogger(__name__)
+MIGRATIONS = Path(__file__).parent / "migrations"
 EVENT_KINDS = {"course": "course", "validation_offer": "validation", "learning_centre": "learning_centre"}
 DOC_MODELS = {"course": CourseDoc, "validation": ValidationOfferDoc, "learning_centre": LearningCentreDoc}
 
@@ -32,9 +36,14 @@ def _newer(a: str, b: str | None) -> bool:
 
 class SearchService(BusService):
     name = "search"
+    migrations = MIGRATIONS
 
     def __init__(self, settings: SearchSettings) -> None:
         super().__init__(settings)
+        self.relay = OutboxRelay(self.engine, storage.outbox, self.bus, service=self.name, poll_s=settings.outbox_poll_s)
+        self.chat = Chat(self.engine, self.writer, self.relay, self.suggest, self.learning_centres,
+                         retention_days=settings.chat_retention_days, login_hours=settings.counsellor_login_hours,
+                         public_url=settings.public_url)
         self.embedder: Embedder | None = None
         self.index: SearchIndex | None = None
         self.caught_up = asyncio.Event()
@@ -49,13 +58,26 @@ class SearchService(BusService):
         log.info("index loaded: %d documents, position %s", len(self.index), self.index.position)
         register(self.bus, self, self.settings.instance_name)
         self.spawn(self._catch_up_forever(), "search-catch-up")
+        self.spawn(self._purge_forever(), "chat-retention")
+        self.relay.start()
+
+    async def _purge_forever(self) -> None:
+        while True:
+            try:
+                n = await self.chat.purge_expired()
+                if n:
+                    log.info("deleted %d conversations past the retention period", n)
+            except Exception:  # noqa: BLE001 - try again next time
+                log.exception("deleting expired conversations failed")
+            await asyncio.sleep(min(3600.0, self.settings.chat_retention_days * 86400 / 4))
 
     async def on_stop(self) -> None:
+        await self.relay.stop()
         if self.index is not None:
             await asyncio.to_thread(self.index.save, self.settings.index_path())
 
     async def db_ready(self) -> bool:
-        return self.index is not None and self.caught_up.is_set()
+        return self.index is not None and self.caught_up.is_set() and await super().db_ready()
 
     # --- keeping the index ----------------------------------------------------------------------
 
@@ -177,6 +199,21 @@ class SearchService(BusService):
             await self.withdraw(kind, event.payload.id, version)
 
     # --- searching ----------------------------------------------------------------------------
+
+    async def suggest(self, text: str, filters: dict, limit: int) -> list[dict]:
+        """For the assistant: courses, validation offers and centres for a query and filter dict."""
+        if self.index is None or self.embedder is None:
+            raise RuntimeError("the search index is still loading")
+        out = await self.search(text, limit, ranking.Filters(**filters), {"course", "validation", "learning_centre"})
+        return out["results"]
+
+    def learning_centres(self) -> list[dict]:
+        if self.index is None:
+            return []
+        return [e.doc for (kind, _), e in self.index.entries.items() if kind == "learning_centre"]
+
+    def known_occurrence(self, occurrence_id: str) -> bool:
+        return self.index is not None and self.index.has_occurrence(occurrence_id)
 
     async def search(self, text: str, limit: int, filters: ranking.Filters, kinds: set[str]) -> dict:
         t0 = time.perf_counter()

@@ -64,7 +64,7 @@ def named_occupations(text: str, limit: int = 5) -> list[dict]:
         seen.add(o.ssyk4)
         before = lowered[: lowered.index(f" {name} ")].split()[-3:]
         role = "goal" if GOAL & set(before) else "experience"
-        out.append({"occupation": o.name, "ssyk4": o.ssyk4, "group": o.label, "role": role})
+        out.append({"occupation": o.name, "named": name, "ssyk4": o.ssyk4, "group": o.label, "role": role})
         if len(out) == limit:
             break
     return out

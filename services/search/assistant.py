@@ -1,0 +1,144 @@
+"""The assistant's words: replies, questions and explanations built from the profile and the results (pure).
+
+No language model is needed: each answer is put together from phrases in `web/i18n.json` (the same
+file the page uses for its own words), so a missing phrase in one language falls back to English,
+then Swedish.
+"""
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+
+from services.search.profile import Profile
+from shared.reference import municipalities
+
+I18N = Path(__file__).parent / "web" / "i18n.json"
+
+
+@lru_cache(maxsize=1)
+def phrases() -> dict[str, dict[str, str]]:
+    return json.loads(I18N.read_text(encoding="utf-8"))
+
+
+def t(lang: str, key: str, **values) -> str:
+    table = phrases()
+    text = table.get(lang, {}).get(key) or table["en"].get(key) or table["sv"][key]
+    return text.format(**values) if values else text
+
+
+def place_name(code: str | None) -> str | None:
+    m = municipalities().get(code or "")
+    return m.name if m else None
+
+
+def understood(p: Profile, lang: str) -> dict:
+    """The profile as the page shows it: facts, and one readable line of them."""
+    facts = []
+    for job in p.experience:
+        s = t(lang, "r_worked", occ=job.occupation.lower())
+        if job.years:
+            s += " " + t(lang, "r_years", n=job.years)
+        facts.append(s)
+    facts += [t(lang, "r_goal", occ=g.occupation.lower()) for g in p.goals]
+    if p.home_municipality:
+        facts.append(t(lang, "r_lives", place=place_name(p.home_municipality)))
+    if p.can_move is False:
+        facts.append(t(lang, "r_no_move"))
+    if p.distance == "only":
+        facts.append(t(lang, "r_distance_only"))
+    elif p.distance == "no":
+        facts.append(t(lang, "r_on_site"))
+    if p.travel is not None:
+        facts.append(t(lang, "r_commute" if p.travel else "r_no_commute"))
+    if p.pace:
+        facts.append(t(lang, f"r_{p.pace}"))
+    if p.start:
+        facts.append(t(lang, f"r_start_{p.start}"))
+    if p.swedish:
+        facts.append(t(lang, "r_sfi" if p.swedish == "sfi" else f"r_swedish_{p.swedish}"))
+    return {
+        "experience": [j.model_dump() for j in p.experience],
+        "goals": [j.model_dump() for j in p.goals],
+        "home_municipality": {"code": p.home_municipality, "name": place_name(p.home_municipality)}
+        if p.home_municipality else None,
+        "constraints": {k: v for k, v in p.model_dump(include={"can_move", "travel", "distance", "pace", "start",
+                                                                "swedish"}).items() if v is not None},
+        "facts": facts,
+        "summary": _join(facts, lang),
+    }
+
+
+def _join(parts: list[str], lang: str) -> str:
+    if not parts:
+        return ""
+    if len(parts) == 1:
+        return parts[0]
+    sep = "، " if lang in ("ar", "fa") else ", "
+    return sep.join(parts[:-1]) + f" {t(lang, 'r_and')} " + parts[-1]
+
+
+def reply(p: Profile, suggestions: list[dict], lang: str, relaxed: str | None = None) -> str:
+    facts = understood(p, lang)["facts"]
+    out = []
+    if facts:
+        out.append(f"{t(lang, 'r_intro')} {_join(facts, lang)}.")
+    if not p.topics and not p.goals and not p.experience:
+        out.append(t(lang, "r_nothing"))
+        return " ".join(out)
+    if not suggestions:
+        out.append(t(lang, "r_none"))
+        return " ".join(out)
+    if relaxed:
+        out.append(t(lang, "r_relaxed", what=t(lang, f"w_{relaxed}")))
+    out.append(t(lang, "r_found", n=len(suggestions)))
+    if suggestions[0].get("kind") == "validation":
+        out.append(t(lang, "r_validation_first"))
+    return " ".join(out)
+
+
+def question(key: str | None, lang: str) -> str | None:
+    return t(lang, f"q_{key}") if key else None
+
+
+def explain(s: dict, p: Profile, lang: str) -> str:
+    """Why a suggestion was made, in words a counsellor can read aloud."""
+    out = []
+    if s["kind"] == "validation":
+        worked = [j.occupation.lower() for j in p.experience]
+        if worked:
+            out.append(t(lang, "why_validation", occ=worked[0]))
+    out.append(t(lang, "why_words", words=", ".join(s["why"])) if s.get("why") else t(lang, "why_meaning"))
+    occ = s.get("occurrences") or []
+    if occ:
+        first = occ[0]
+        if first.get("distance"):
+            out.append(t(lang, "why_distance"))
+        elif first.get("municipality"):
+            out.append(t(lang, "why_near", place=first["town"] or first["municipality"]))
+        if first.get("start"):
+            out.append(t(lang, "why_start", date=first["start"]))
+    centre = s.get("learning_centre")
+    if centre:
+        out.append(t(lang, "why_centre", name=centre["name"], town=centre.get("town") or centre.get("municipality")))
+    return " ".join(out)
+
+
+def plan_items(suggestions: list[dict], limit: int = 8) -> list[dict]:
+    """A learner's plan: validation first, then courses (with place and date), then learning centres."""
+    order = {"validation": 0, "course": 1, "learning_centre": 2}
+    items = []
+    for s in sorted(suggestions, key=lambda s: order.get(s["kind"], 3)):
+        occ = (s.get("occurrences") or [{}])[0]
+        where = occ.get("town") or occ.get("municipality") or s.get("municipality")
+        detail = None
+        if s["kind"] == "course":
+            bits = [f"{occ['pace_percent']:g} %" if occ.get("pace_percent") else None,
+                    "distans" if occ.get("distance") else None,
+                    f"sista ansökningsdag {occ['application_deadline']}" if occ.get("application_deadline") else None]
+            detail = ", ".join(b for b in bits if b) or None
+        elif s["kind"] == "validation":
+            detail = s.get("method") or None
+        items.append({"kind": s["kind"], "title": s["title"], "municipality": where, "start": occ.get("start"),
+                      "detail": detail, "url": occ.get("url") or s.get("url")})
+    return items[:limit]

@@ -1,0 +1,439 @@
+"""The chat assistant's use cases: turns, marks, applications, privacy, and the counsellor's view.
+
+Dependencies come in (nameko-style): the database, the outbox relay, and a `suggest` function
+that turns a query and filters into search results. Profile reading and wording are pure
+(profile.py, assistant.py); this module stores and fetches.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from typing import Awaitable, Callable
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from services.search import assistant, storage
+from services.search.assistant import t
+from services.search.profile import Profile, detect_language, next_question, query_text, read_message, search_filters
+from shared.db import Writer, aware
+from shared.events import (
+    ApplicantFacts, ApplicationForm, ApplicationSubmitted, ChatTurnObserved, ChatTurnPayload, Contact,
+    GuidanceSummaryPayload, GuidanceSummaryRequested, PlanItem,
+)
+from shared.logs import correlation_id
+from shared.outbox import OutboxRelay, add_events
+from shared.reference import distance_km, municipalities
+
+log = logging.getLogger(__name__)
+PRODUCER = "search"
+SUGGESTIONS = 6
+_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I to misread aloud
+
+Suggest = Callable[[str, dict, int], Awaitable[list[dict]]]
+
+
+class ChatError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def session_key(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode()).hexdigest()
+
+
+def _code() -> str:
+    raw = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(8))
+    return f"{raw[:4]}-{raw[4:]}"
+
+
+# --- counsellor passwords (scrypt, stdlib) ----------------------------------------------------------
+
+def hash_password(password: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=1, dklen=32)
+    return f"scrypt$16384$8$1${salt.hex()}${digest.hex()}"
+
+
+def check_password(password: str, stored: str) -> bool:
+    try:
+        _, n, r, p, salt, digest = stored.split("$")
+        got = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p),
+                             dklen=len(digest) // 2)
+    except ValueError:
+        return False
+    return secrets.compare_digest(got.hex(), digest)
+
+
+_DUMMY_HASH = hash_password(secrets.token_hex(8))  # unknown users cost the same time as known ones
+
+
+@dataclass
+class Counsellor:
+    username: str
+    name: str
+    email: str | None
+
+
+class Chat:
+    def __init__(self, engine: AsyncEngine, writer: Writer, relay: OutboxRelay, suggest: Suggest,
+                 centres: Callable[[], list[dict]], *, retention_days: float, login_hours: float,
+                 public_url: str) -> None:
+        self.engine, self.writer, self.relay = engine, writer, relay
+        self.suggest, self.centres = suggest, centres
+        self.retention = timedelta(days=retention_days)
+        self.login_ttl = timedelta(hours=login_hours)
+        self.public_url = public_url.rstrip("/")
+
+    # --- a learner's turn ----------------------------------------------------------------------
+
+    async def turn(self, session_id: str | None, message: str, lang: str | None) -> dict:
+        today = date.today()
+        row = await self._session(session_id) if session_id else None
+        if session_id and row is None:
+            raise ChatError(404, "no such conversation: it may have been deleted or have expired; start a new one "
+                                 "with session_id null")
+        profile = Profile.model_validate_json(row.profile) if row else Profile()
+        lang = lang or detect_language(message, row.lang if row else None)
+        profile = read_message(profile, message, today)
+        marks = await self._marks(row.key) if row else {}
+        suggestions, relaxed = await self._suggestions(profile, marks, lang, today)
+        q = next_question(profile, suggestions, lang)
+        if q:
+            profile.asked.append(q)
+        text = assistant.reply(profile, suggestions, lang, relaxed)
+        question = assistant.question(q, lang)
+        now = storage.now()
+        new_id = None
+        async with self.writer.begin() as conn:
+            if row is None:
+                new_id = secrets.token_urlsafe(24)
+                key, code = session_key(new_id), _code()
+                await conn.execute(insert(storage.sessions).values(
+                    key=key, code=code, lang=lang, profile=profile.model_dump_json(),
+                    suggestions=json.dumps(suggestions), created_at=now, updated_at=now))
+            else:
+                key, code = row.key, row.code
+                await conn.execute(update(storage.sessions).where(storage.sessions.c.key == key).values(
+                    lang=lang, profile=profile.model_dump_json(), suggestions=json.dumps(suggestions),
+                    updated_at=now))
+            await conn.execute(insert(storage.messages), [
+                {"session_key": key, "role": "learner", "text": message, "created_at": now},
+                {"session_key": key, "role": "assistant", "text": " ".join(x for x in (text, question) if x),
+                 "created_at": now},
+            ])
+            # Anonymous demand: what was asked about and where, never what was written.
+            areas = sorted({s["area"] for s in suggestions if s.get("area")})[:5]
+            await add_events(conn, storage.outbox, [ChatTurnObserved(
+                producer=PRODUCER, correlation_id=correlation_id.get(),
+                payload=ChatTurnPayload(areas=areas, municipality_code=profile.home_municipality, lang=lang))])
+        self.relay.notify()
+        return {"session_id": new_id or session_id, "code": code, "lang": lang, "dir": t(lang, "dir"),
+                "reply": text, "question": question, "understood": assistant.understood(profile, lang),
+                "suggestions": suggestions}
+
+    async def _suggestions(self, p: Profile, marks: dict[str, dict], lang: str, today: date
+                           ) -> tuple[list[dict], str | None]:
+        query = query_text(p)
+        if not query:
+            return [], None
+        filters = search_filters(p, today)
+        results = await self.suggest(query, filters, SUGGESTIONS + 10)
+        relaxed = None
+        # Nothing fits every wish: drop the condition that narrows most, and say so.
+        for what, keys in (("start", ("start_from", "start_to")), ("pace", ("pace_min", "pace_max")),
+                           ("distance", ("distance_only", "max_distance_km"))):
+            if any(r["kind"] == "course" for r in results) or not any(k in filters for k in keys):
+                continue
+            filters = {k: v for k, v in filters.items() if k not in keys}
+            results = await self.suggest(query, filters, SUGGESTIONS + 10)
+            relaxed = what
+        hidden = {rid for rid, m in marks.items() if m["mark"] in ("hidden", "removed")}
+        kept = {rid: m for rid, m in marks.items() if m["mark"] in ("pinned", "saved")}
+        out = [r for r in results if r["id"] not in hidden and r["id"] not in kept]
+        first = []
+        for rid, m in sorted(kept.items(), key=lambda kv: kv[1]["mark"] != "pinned"):
+            fresh = next((r for r in results if r["id"] == rid), None)
+            first.append({**(fresh or m["snapshot"]), "mark": m["mark"]})
+        suggestions = (first + out)[:max(SUGGESTIONS, len(first))]
+        for s in suggestions:
+            self._add_centre(s, p.home_municipality)
+            s["explanation"] = assistant.explain(s, p, lang)
+        return suggestions, relaxed
+
+    def _add_centre(self, s: dict, home: str | None) -> None:
+        """For a course taken at a distance: the nearest learning centre to the learner's home."""
+        if s.get("kind") != "course" or not home or home not in municipalities():
+            return
+        if not any(o.get("distance") for o in s.get("occurrences", [])):
+            return
+        best = None
+        for c in self.centres():
+            code = c.get("municipality_code")
+            if code in municipalities():
+                d = distance_km(home, code)
+                if best is None or d < best[0]:
+                    best = (d, c)
+        if best:
+            d, c = best
+            s["learning_centre"] = {"id": c["id"], "name": c.get("name"), "town": c.get("town"),
+                                    "municipality": assistant.place_name(c.get("municipality_code")),
+                                    "address": c.get("address"), "distance_km": round(d)}
+
+    # --- a learner's session -------------------------------------------------------------------
+
+    async def _session(self, session_id: str):  # noqa: ANN202
+        async with self.engine.connect() as conn:
+            return (await conn.execute(select(storage.sessions).where(
+                storage.sessions.c.key == session_key(session_id)))).first()
+
+    async def _require(self, session_id: str | None):  # noqa: ANN202
+        row = await self._session(session_id) if session_id else None
+        if row is None:
+            raise ChatError(404, "no such conversation: check the link, or it may have been deleted or have expired")
+        return row
+
+    async def _marks(self, key: str) -> dict[str, dict]:
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(select(storage.marks).where(storage.marks.c.session_key == key))).all()
+        return {r.result_id: {"mark": r.mark, "by": r.by, "snapshot": json.loads(r.snapshot)} for r in rows}
+
+    async def view(self, session_id: str | None) -> dict:
+        row = await self._require(session_id)
+        return await self._view(row, notes=False)
+
+    async def _view(self, row, notes: bool) -> dict:  # noqa: ANN001
+        async with self.engine.connect() as conn:
+            msgs = (await conn.execute(select(storage.messages).where(storage.messages.c.session_key == row.key)
+                                       .order_by(storage.messages.c.id))).all()
+            apps = (await conn.execute(select(storage.applications).where(
+                storage.applications.c.session_key == row.key).order_by(storage.applications.c.created_at))).all()
+            note_rows = (await conn.execute(select(storage.notes).where(storage.notes.c.session_key == row.key)
+                                            .order_by(storage.notes.c.id))).all() if notes else []
+        profile = Profile.model_validate_json(row.profile)
+        marks = await self._marks(row.key)
+        suggestions = json.loads(row.suggestions)
+        for s in suggestions:
+            if s["id"] in marks:
+                s["mark"] = marks[s["id"]]["mark"]
+        out = {"code": row.code, "lang": row.lang, "dir": t(row.lang, "dir"),
+               "understood": assistant.understood(profile, row.lang),
+               "transcript": [{"role": m.role, "text": m.text, "at": aware(m.created_at).isoformat()} for m in msgs],
+               "suggestions": suggestions,
+               "marks": {rid: {"mark": m["mark"], "by": m["by"]} for rid, m in marks.items()},
+               "applications": [{"submission_id": a.submission_id, "status": a.status,
+                                 "application_id": a.application_id, "reason": a.reason} for a in apps],
+               "updated_at": aware(row.updated_at).isoformat()}
+        if notes:
+            out["notes"] = [{"counsellor": n.counsellor, "text": n.text, "at": aware(n.created_at).isoformat()}
+                            for n in note_rows]
+        return out
+
+    async def mark(self, session_id: str | None, result_id: str, mark: str | None, by: str = "learner") -> dict:
+        row = await self._require(session_id)
+        return await self._mark(row, result_id, mark, by)
+
+    async def _mark(self, row, result_id: str, mark: str | None, by: str) -> dict:  # noqa: ANN001
+        shown = {s["id"]: s for s in json.loads(row.suggestions)}
+        old = await self._marks(row.key)
+        if result_id not in shown and result_id not in old:
+            raise ChatError(404, f"result {result_id!r} is not among this conversation's suggestions")
+        snapshot = shown.get(result_id) or old[result_id]["snapshot"]
+        async with self.writer.begin() as conn:
+            await conn.execute(delete(storage.marks).where(storage.marks.c.session_key == row.key,
+                                                           storage.marks.c.result_id == result_id))
+            if mark:
+                await conn.execute(insert(storage.marks).values(
+                    session_key=row.key, result_id=result_id, mark=mark, by=by,
+                    snapshot=json.dumps({k: v for k, v in snapshot.items() if k != "mark"}), created_at=storage.now()))
+            await conn.execute(update(storage.sessions).where(storage.sessions.c.key == row.key)
+                               .values(updated_at=storage.now()))
+        return {"result_id": result_id, "mark": mark}
+
+    async def forget(self, session_id: str | None) -> None:
+        row = await self._require(session_id)
+        await self._delete([row.key])
+
+    async def _delete(self, keys: list[str]) -> None:
+        async with self.writer.begin() as conn:
+            for table in storage.SESSION_CHILDREN:
+                await conn.execute(delete(table).where(table.c.session_key.in_(keys)))
+            await conn.execute(delete(storage.sessions).where(storage.sessions.c.key.in_(keys)))
+
+    async def purge_expired(self) -> int:
+        """Delete conversations nobody has touched for the retention period."""
+        cutoff = storage.now() - self.retention
+        async with self.engine.connect() as conn:
+            keys = [r.key for r in (await conn.execute(select(storage.sessions.c.key).where(
+                storage.sessions.c.updated_at < cutoff))).all()]
+        for i in range(0, len(keys), 500):
+            await self._delete(keys[i:i + 500])
+        async with self.writer.begin() as conn:
+            await conn.execute(delete(storage.logins).where(storage.logins.c.expires_at < storage.now()))
+        return len(keys)
+
+    # --- applying -----------------------------------------------------------------------------
+
+    async def apply(self, session_id: str | None, submission_id: str | None, applicant: ApplicantFacts,
+                    choices: list[str], consent: bool, known_occurrence: Callable[[str], bool]) -> dict:
+        row = await self._require(session_id)
+        if not consent:
+            raise ChatError(422, "consent: the application cannot be processed without your consent")
+        if len(set(choices)) != len(choices):
+            raise ChatError(422, "choices: the same course occurrence is chosen twice")
+        for i, oid in enumerate(choices):
+            if not known_occurrence(oid):
+                raise ChatError(422, f"choices[{i}]: {oid!r} is not a course occurrence in the catalogue")
+        if applicant.home_municipality not in municipalities():
+            raise ChatError(422, f"applicant.home_municipality: {applicant.home_municipality} is not one of "
+                                 "Västerbotten's municipalities")
+        submission_id = submission_id or uuid.uuid4().hex
+        form = ApplicationForm(submission_id=submission_id, applicant=applicant, choices=choices, consent=True,
+                               chat_session_id=row.code)
+        async with self.writer.begin() as conn:
+            existing = (await conn.execute(select(storage.applications).where(
+                storage.applications.c.submission_id == submission_id))).first()
+            if existing is not None:
+                if existing.session_key != row.key:
+                    raise ChatError(409, "submission_id was already used")
+                return {"submission_id": submission_id, "status": existing.status,
+                        "application_id": existing.application_id, "duplicate": True}
+            await conn.execute(insert(storage.applications).values(
+                submission_id=submission_id, session_key=row.key, status="sent", created_at=storage.now()))
+            await add_events(conn, storage.outbox, [ApplicationSubmitted(
+                producer=PRODUCER, correlation_id=correlation_id.get(), payload=form)])
+        self.relay.notify()
+        return {"submission_id": submission_id, "status": "sent", "application_id": None}
+
+    async def application_outcome(self, submission_id: str | None, application_id: str | None, status: str,
+                                  reason: str | None = None) -> None:
+        """The allocation service registered (or refused) an application sent from a conversation."""
+        if not submission_id:
+            return
+        async with self.writer.begin() as conn:
+            await conn.execute(update(storage.applications).where(
+                storage.applications.c.submission_id == submission_id).values(
+                status=status, application_id=application_id, reason=reason))
+
+    # --- counsellors ---------------------------------------------------------------------------
+
+    async def login(self, username: str, password: str) -> str | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(storage.counsellors).where(
+                storage.counsellors.c.username == username))).first()
+        ok = check_password(password, row.password_hash if row else _DUMMY_HASH)
+        if not ok or row is None or row.disabled_at is not None:
+            return None
+        token = secrets.token_urlsafe(32)
+        now = storage.now()
+        async with self.writer.begin() as conn:
+            await conn.execute(insert(storage.logins).values(
+                token_hash=hashlib.sha256(token.encode()).hexdigest(), username=username, created_at=now,
+                expires_at=now + self.login_ttl))
+        return token
+
+    async def counsellor(self, token: str | None) -> Counsellor | None:
+        if not token:
+            return None
+        c, lg = storage.counsellors, storage.logins
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(c.c.username, c.c.name, c.c.email, lg.c.expires_at)
+                                      .join(lg, lg.c.username == c.c.username)
+                                      .where(lg.c.token_hash == hashlib.sha256(token.encode()).hexdigest(),
+                                             c.c.disabled_at.is_(None)))).first()
+        if row is None or aware(row.expires_at) < storage.now():
+            return None
+        return Counsellor(row.username, row.name, row.email)
+
+    async def logout(self, token: str) -> None:
+        async with self.writer.begin() as conn:
+            await conn.execute(delete(storage.logins).where(
+                storage.logins.c.token_hash == hashlib.sha256(token.encode()).hexdigest()))
+
+    async def _by_code(self, code: str):  # noqa: ANN202
+        norm = code.strip().upper().replace(" ", "")
+        if len(norm) == 8:
+            norm = f"{norm[:4]}-{norm[4:]}"
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(storage.sessions).where(storage.sessions.c.code == norm))).first()
+        if row is None:
+            raise ChatError(404, f"no conversation has the code {code!r}; ask the learner to read it again")
+        return row
+
+    async def open_session(self, who: Counsellor, code: str) -> dict:
+        row = await self._by_code(code)
+        async with self.writer.begin() as conn:
+            seen = (await conn.execute(select(storage.opened).where(
+                storage.opened.c.username == who.username, storage.opened.c.session_key == row.key))).first()
+            if seen is None:
+                await conn.execute(insert(storage.opened).values(username=who.username, session_key=row.key,
+                                                                 opened_at=storage.now()))
+        log.info("counsellor %s opened conversation %s", who.username, row.code)
+        return await self._view(row, notes=True)
+
+    async def counsellor_view(self, who: Counsellor, code: str) -> dict:  # noqa: ARG002 - signed in is enough
+        return await self._view(await self._by_code(code), notes=True)
+
+    async def my_sessions(self, who: Counsellor) -> list[dict]:
+        s, o = storage.sessions, storage.opened
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(select(s.c.code, s.c.lang, s.c.updated_at, o.c.opened_at)
+                                       .join(o, o.c.session_key == s.c.key).where(o.c.username == who.username)
+                                       .order_by(s.c.updated_at.desc()).limit(200))).all()
+        return [{"code": r.code, "lang": r.lang, "updated_at": aware(r.updated_at).isoformat(),
+                 "opened_at": aware(r.opened_at).isoformat()} for r in rows]
+
+    async def counsellor_mark(self, who: Counsellor, code: str, result_id: str, mark: str | None) -> dict:
+        return await self._mark(await self._by_code(code), result_id, mark, by="counsellor")
+
+    async def add_note(self, who: Counsellor, code: str, text: str) -> dict:
+        row = await self._by_code(code)
+        async with self.writer.begin() as conn:
+            await conn.execute(insert(storage.notes).values(session_key=row.key, counsellor=who.username, text=text,
+                                                            created_at=storage.now()))
+        return {"counsellor": who.username, "text": text}
+
+    async def send_summary(self, who: Counsellor, code: str, name: str, email: str, note: str | None,
+                           lang: str | None) -> dict:
+        """E-mail the learner a plan: validation first, then courses, with places and dates."""
+        row = await self._by_code(code)
+        marks = await self._marks(row.key)
+        shown = [s for s in json.loads(row.suggestions) if marks.get(s["id"], {}).get("mark") not in
+                 ("hidden", "removed")]
+        chosen = [m["snapshot"] for m in marks.values() if m["mark"] in ("pinned", "saved")]
+        ids = {s["id"] for s in chosen}
+        items = assistant.plan_items(chosen + [s for s in shown if s["id"] not in ids])
+        lang = lang or row.lang
+        payload = GuidanceSummaryPayload(
+            contact=Contact(name=name, email=email, lang=lang if lang in ("sv", "en") else "sv"),
+            counsellor=who.name, session_id=row.code, items=[PlanItem(**i) for i in items], note=note)
+        async with self.writer.begin() as conn:
+            await add_events(conn, storage.outbox, [GuidanceSummaryRequested(
+                producer=PRODUCER, correlation_id=correlation_id.get(), payload=payload)])
+        self.relay.notify()
+        return {"sent_to": email, "items": len(items)}
+
+
+async def create_counsellor(conn: AsyncConnection, username: str, name: str, email: str | None, password: str) -> None:
+    exists = (await conn.execute(select(func.count()).select_from(storage.counsellors).where(
+        storage.counsellors.c.username == username))).scalar()
+    values = {"name": name, "email": email, "password_hash": hash_password(password), "disabled_at": None}
+    if exists:
+        await conn.execute(update(storage.counsellors).where(storage.counsellors.c.username == username)
+                           .values(**values))
+    else:
+        await conn.execute(insert(storage.counsellors).values(username=username, created_at=storage.now(), **values))
+
+
+async def disable_counsellor(conn: AsyncConnection, username: str) -> bool:
+    res = await conn.execute(update(storage.counsellors).where(storage.counsellors.c.username == username)
+                             .values(disabled_at=datetime.now(timezone.utc)))
+    await conn.execute(delete(storage.logins).where(storage.logins.c.username == username))
+    return res.rowcount > 0

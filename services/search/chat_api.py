@@ -1,0 +1,249 @@
+"""The chat's HTTP API and its web pages: learners (by their secret session id) and counsellors (signed in).
+
+A learner's session id is a secret: it travels in the JSON body or the `X-Chat-Session` header,
+never in a URL path or query, so it stays out of access logs; the page keeps it in the URL fragment.
+"""
+from __future__ import annotations
+
+import time
+from collections import defaultdict, deque
+from pathlib import Path
+from typing import Literal
+
+from aiohttp import web
+from pydantic import BaseModel, Field
+
+from services.search.chat import ChatError, Counsellor
+from shared.events import ApplicantFacts
+from shared.http import ApiError, json_response, read_json_model
+from shared.reference import municipalities
+
+WEB = Path(__file__).parent / "web"
+COOKIE = "vux_counsellor"
+Lang = Literal["sv", "en", "ar", "so", "fa"]
+SECURITY_HEADERS = {
+    # Feed texts are untrusted: nothing inline may run, only this page's own script.
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                               "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+
+
+class ChatRequest(BaseModel):
+    session_id: str | None = Field(None, min_length=16, max_length=100)
+    message: str = Field(max_length=100_000)
+    lang: Lang | None = None
+
+
+class MarkRequest(BaseModel):
+    session_id: str = Field(min_length=16, max_length=100)
+    result_id: str = Field(min_length=1, max_length=200)
+    mark: Literal["saved", "hidden"] | None
+
+
+class ApplyRequest(BaseModel):
+    session_id: str = Field(min_length=16, max_length=100)
+    submission_id: str | None = Field(None, min_length=8, max_length=80, pattern=r"^[A-Za-z0-9_-]+$")
+    applicant: ApplicantFacts
+    choices: list[str] = Field(min_length=1, max_length=5)
+    consent: bool
+
+
+class LoginRequest(BaseModel):
+    username: str = Field(min_length=1, max_length=80)
+    password: str = Field(min_length=1, max_length=200)
+
+
+class OpenRequest(BaseModel):
+    code: str = Field(min_length=8, max_length=12)
+
+
+class CounsellorMarkRequest(BaseModel):
+    result_id: str = Field(min_length=1, max_length=200)
+    mark: Literal["pinned", "removed"] | None
+
+
+class NoteRequest(BaseModel):
+    text: str = Field(min_length=1, max_length=4000)
+
+
+class SummaryRequest(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    email: str = Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    note: str | None = Field(None, max_length=4000)
+    lang: Lang | None = None
+
+
+class RateLimit:
+    """At most `per_minute` requests per client in any minute (sliding window, per replica)."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self.seen: dict[str, deque] = defaultdict(deque)
+
+    def check(self, client: str) -> None:
+        now = time.monotonic()
+        q = self.seen[client]
+        while q and now - q[0] > 60:
+            q.popleft()
+        if len(q) >= self.per_minute:
+            raise ApiError(429, "too many messages in a short time; wait a moment and try again",
+                           retry_after_s=round(60 - (now - q[0]) + 0.5))
+        q.append(now)
+        if len(self.seen) > 50_000:  # forget idle clients
+            for k in [k for k, v in self.seen.items() if not v or now - v[-1] > 60]:
+                del self.seen[k]
+
+
+def add_chat_routes(app: web.Application, service) -> None:  # noqa: ANN001 - SearchService
+    chat = service.chat
+    limit = RateLimit(service.settings.chat_rate_per_minute)
+    cap = service.settings.max_query_chars
+
+    async def guarded(coro):  # noqa: ANN001, ANN202
+        try:
+            return await coro
+        except ChatError as exc:
+            raise ApiError(exc.status, exc.message) from None
+
+    async def post_chat(request: web.Request) -> web.Response:
+        limit.check(request.remote or "?")
+        body = await read_json_model(request, ChatRequest)
+        message = " ".join(body.message.split())
+        if not message:
+            raise ApiError(400, "message is empty: write something about yourself or what you are looking for")
+        if service.index is None or service.embedder is None:
+            raise ApiError(503, "the search index is still loading; try again in a moment")
+        notice = None
+        if len(message) > cap:
+            message = message[:cap]
+            notice = f"the message was longer than {cap} characters; only the first {cap} were used"
+        out = await guarded(chat.turn(body.session_id, message, body.lang))
+        if notice:
+            out["notice"] = notice
+        return json_response(out)
+
+    def learner_secret(request: web.Request) -> str:
+        sid = request.headers.get("X-Chat-Session", "")
+        if not 16 <= len(sid) <= 100:
+            raise ApiError(401, "send the conversation's secret id in the X-Chat-Session header")
+        return sid
+
+    async def get_session(request: web.Request) -> web.Response:
+        return json_response(await guarded(chat.view(learner_secret(request))))
+
+    async def delete_session(request: web.Request) -> web.Response:
+        await guarded(chat.forget(learner_secret(request)))
+        return json_response({"deleted": True})
+
+    async def post_mark(request: web.Request) -> web.Response:
+        body = await read_json_model(request, MarkRequest)
+        return json_response(await guarded(chat.mark(body.session_id, body.result_id, body.mark)))
+
+    async def post_apply(request: web.Request) -> web.Response:
+        body = await read_json_model(request, ApplyRequest)
+        out = await guarded(chat.apply(body.session_id, body.submission_id, body.applicant, body.choices,
+                                       body.consent, service.known_occurrence))
+        return json_response(out, status=200 if out.get("duplicate") else 202)
+
+    # --- counsellors ---
+
+    async def signed_in(request: web.Request) -> Counsellor:
+        who = await chat.counsellor(request.cookies.get(COOKIE))
+        if who is None:
+            raise ApiError(401, "sign in as a counsellor first")
+        return who
+
+    async def login(request: web.Request) -> web.Response:
+        limit.check("login:" + (request.remote or "?"))
+        body = await read_json_model(request, LoginRequest)
+        token = await chat.login(body.username, body.password)
+        if token is None:
+            raise ApiError(401, "wrong username or password")
+        resp = json_response({"username": body.username})
+        resp.set_cookie(COOKIE, token, httponly=True, samesite="Strict", secure=service.settings.cookie_secure,
+                        path="/", max_age=int(service.settings.counsellor_login_hours * 3600))
+        return resp
+
+    async def logout(request: web.Request) -> web.Response:
+        token = request.cookies.get(COOKIE)
+        if token:
+            await chat.logout(token)
+        resp = json_response({"signed_out": True})
+        resp.del_cookie(COOKIE, path="/")
+        return resp
+
+    async def me(request: web.Request) -> web.Response:
+        who = await signed_in(request)
+        return json_response({"username": who.username, "name": who.name})
+
+    async def my_sessions(request: web.Request) -> web.Response:
+        return json_response({"items": await chat.my_sessions(await signed_in(request))})
+
+    async def open_session(request: web.Request) -> web.Response:
+        who = await signed_in(request)
+        body = await read_json_model(request, OpenRequest)
+        return json_response(await guarded(chat.open_session(who, body.code)))
+
+    async def view_session(request: web.Request) -> web.Response:
+        who = await signed_in(request)
+        return json_response(await guarded(chat.counsellor_view(who, request.match_info["code"])))
+
+    async def counsellor_mark(request: web.Request) -> web.Response:
+        who = await signed_in(request)
+        body = await read_json_model(request, CounsellorMarkRequest)
+        return json_response(await guarded(chat.counsellor_mark(who, request.match_info["code"], body.result_id,
+                                                                body.mark)))
+
+    async def add_note(request: web.Request) -> web.Response:
+        who = await signed_in(request)
+        body = await read_json_model(request, NoteRequest)
+        return json_response(await guarded(chat.add_note(who, request.match_info["code"], body.text)), status=201)
+
+    async def send_summary(request: web.Request) -> web.Response:
+        who = await signed_in(request)
+        body = await read_json_model(request, SummaryRequest)
+        out = await guarded(chat.send_summary(who, request.match_info["code"], body.name, body.email, body.note,
+                                              body.lang))
+        return json_response(out, status=202)
+
+    async def list_municipalities(_request: web.Request) -> web.Response:
+        return json_response({"items": [{"code": m.code, "name": m.name}
+                                        for m in sorted(municipalities().values(), key=lambda m: m.name)]})
+
+    # --- pages ---
+
+    def page(name: str):  # noqa: ANN202
+        async def handler(_request: web.Request) -> web.FileResponse:
+            return web.FileResponse(WEB / name)
+        return handler
+
+    r = app.router
+    r.add_post("/v1/chat", post_chat)
+    r.add_get("/v1/chat/session", get_session)
+    r.add_delete("/v1/chat/session", delete_session)
+    r.add_post("/v1/chat/marks", post_mark)
+    r.add_post("/v1/chat/apply", post_apply)
+    r.add_post("/v1/counsellor/login", login)
+    r.add_post("/v1/counsellor/logout", logout)
+    r.add_get("/v1/counsellor/me", me)
+    r.add_get("/v1/counsellor/sessions", my_sessions)
+    r.add_post("/v1/counsellor/sessions", open_session)
+    r.add_get("/v1/counsellor/sessions/{code}", view_session)
+    r.add_post("/v1/counsellor/sessions/{code}/marks", counsellor_mark)
+    r.add_post("/v1/counsellor/sessions/{code}/notes", add_note)
+    r.add_post("/v1/counsellor/sessions/{code}/summary", send_summary)
+    r.add_get("/v1/municipalities", list_municipalities)
+    r.add_get("/", page("index.html"))
+    r.add_get("/counsellor", page("counsellor.html"))
+    r.add_static("/static", WEB, show_index=False, append_version=False)
+
+
+async def _security_headers(_request: web.Request, response: web.StreamResponse) -> None:
+    response.headers.update(SECURITY_HEADERS)
+
+
+def add_security_headers(app: web.Application) -> None:
+    app.on_response_prepare.append(_security_headers)

@@ -1,0 +1,213 @@
+"""The chat assistant through its HTTP API: turns that refine one profile, languages, privacy, applying,
+and the counsellor's view, with the real catalogue, allocation, notifier, broker and SMTP server."""
+import asyncio
+import pytest
+
+from services.catalogue.demo import municipality_feed
+
+pytestmark = [pytest.mark.slow, pytest.mark.parametrize("db_factory", ["sqlite"], indirect=True)]
+
+FIRST = "Jag har jobbat som barnskötare i tio år men vill bli undersköterska, bor i Sorsele och kan inte flytta"
+
+
+async def chat(search, message, session_id=None, **extra):
+    async with search.http.post(f"{search.url}/v1/chat",
+                                json={"session_id": session_id, "message": message, **extra}) as r:
+        return r.status, await r.json()
+
+
+async def load_county(catalogue, search, munis=("2480", "2481", "2422")):
+    for m in munis:
+        status, _ = await catalogue.push(m, municipality_feed(m))
+        assert status == 200
+    await search.wait_indexed("course", f"i.{munis[-1]}.SFIKURSD")
+    await search.wait_indexed("learning_centre", f"lc.{munis[-1]}")
+
+
+def sent_to(smtp, address):
+    return [m for m in smtp.messages if m["To"].addresses[0].addr_spec == address]
+
+
+async def make_counsellor(search, username="anna", password="vägledning-2026"):
+    from services.search.chat import create_counsellor
+
+    async with search.service.engine.begin() as conn:
+        await create_counsellor(conn, username, "Anna Vägledare", "anna@vux.example", password)
+    return username, password
+
+
+async def test_a_learner_chats_refines_twice_and_the_suggestions_follow(catalogue, search):
+    await load_county(catalogue, search)
+    status, out = await chat(search, FIRST)
+    assert status == 200, out
+    sid = out["session_id"]
+    assert out["lang"] == "sv" and out["code"] and len(sid) >= 24
+    u = out["understood"]
+    assert "barnskötare i 10 år" in u["summary"] and "undersköterska" in u["summary"] and "Sorsele" in u["summary"]
+    assert u["home_municipality"]["code"] == "2422"
+    assert out["suggestions"], out["reply"]
+    # Worked with children, wants care work: a care course is among the first suggestions.
+    assert any(s.get("area") == "Vård och omsorg" for s in out["suggestions"][:4]), \
+        [(s["title"], s.get("area")) for s in out["suggestions"]]
+    # Cannot move from Sorsele: every on-site occurrence is within commuting distance.
+    for s in out["suggestions"]:
+        for o in s.get("occurrences", []):
+            assert o["distance"] or o["municipality"] in ("Sorsele",), o
+    assert out["question"] and out["question"].endswith("?")
+    asked = out["question"]
+
+    status, out2 = await chat(search, "helst på distans", sid)
+    assert status == 200 and out2["session_id"] == sid
+    courses = [s for s in out2["suggestions"] if s["kind"] == "course"]
+    assert courses and all(o["distance"] for s in courses for o in s["occurrences"])
+    assert "distans" in out2["understood"]["summary"]
+    assert out2["question"] != asked  # one question at a time, never the same twice
+    # At a distance from Sorsele: the nearest learning centre comes with the course.
+    assert courses[0]["learning_centre"]["name"] == "Lärcentrum Sorsele"
+    assert "Lärcentrum Sorsele" in courses[0]["explanation"]
+
+    status, out3 = await chat(search, "jag bor i Lycksele nu", sid)
+    assert out3["understood"]["home_municipality"]["name"] == "Lycksele"
+    c3 = [s for s in out3["suggestions"] if s["kind"] == "course"]
+    assert c3[0]["learning_centre"]["name"] == "Lärcentrum Lycksele"
+
+    # Hide one, save another: hidden is gone from the next answer, saved comes first.
+    hide, keep = c3[0]["id"], c3[1]["id"]
+    for rid, mark in ((hide, "hidden"), (keep, "saved")):
+        async with search.http.post(f"{search.url}/v1/chat/marks",
+                                    json={"session_id": sid, "result_id": rid, "mark": mark}) as r:
+            assert r.status == 200
+    status, out4 = await chat(search, "Jag tycker om att arbeta med äldre människor", sid)
+    ids = [s["id"] for s in out4["suggestions"]]
+    assert hide not in ids and ids[0] == keep and out4["suggestions"][0]["mark"] == "saved"
+
+    async with search.http.get(f"{search.url}/v1/chat/session", headers={"X-Chat-Session": sid}) as r:
+        view = await r.json()
+    assert [m["role"] for m in view["transcript"]] == ["learner", "assistant"] * 4
+    assert view["transcript"][0]["text"] == FIRST
+
+
+async def test_english_and_arabic_turns_get_suggestions_and_words_in_their_language(catalogue, search):
+    await load_county(catalogue, search, ("2480",))
+    status, en = await chat(search, "I have worked in elderly care for ten years and want to become an assistant "
+                                    "nurse. I live in Umeå.")
+    assert status == 200 and en["lang"] == "en" and en["dir"] == "ltr"
+    assert en["suggestions"] and "suggestions" in en["reply"] and en["reply"].startswith("I have understood")
+    assert "Umeå" in en["understood"]["summary"]
+    assert any(s.get("area") == "Vård och omsorg" for s in en["suggestions"][:4])
+    status, ar = await chat(search, "عملت في رعاية المسنين لمدة عشر سنوات وأريد أن أصبح ممرضة مساعدة")
+    assert status == 200 and ar["lang"] == "ar" and ar["dir"] == "rtl"
+    assert ar["suggestions"] and "اقتراحات" in ar["reply"]
+    assert any(s.get("area") == "Vård och omsorg" for s in ar["suggestions"][:4])
+    assert ar["question"] and "؟" in ar["question"]
+
+
+async def test_bad_input_and_privacy(catalogue, search):
+    await load_county(catalogue, search, ("2480",))
+    for body, want in (({"message": ""}, 400), ({"message": 5}, 422), ({}, 422),
+                       ({"message": "hej", "session_id": "x" * 20}, 404), ({"message": "hej", "lang": "xx"}, 422)):
+        async with search.http.post(f"{search.url}/v1/chat", json=body) as r:
+            assert r.status == want, body
+            assert (await r.json())["error"]
+    async with search.http.post(f"{search.url}/v1/chat", data=b"\xff\xfe", headers={"Content-Type": "text/plain"}) as r:
+        assert r.status == 415
+    status, out = await chat(search, "x" * 5000)
+    assert status == 200 and "2000" in out["notice"]
+    status, out = await chat(search, "Jag vill jobba som svetsare")
+    sid = out["session_id"]
+    # Without the secret id, or with a wrong one, nothing is shown.
+    async with search.http.get(f"{search.url}/v1/chat/session") as r:
+        assert r.status == 401
+    async with search.http.get(f"{search.url}/v1/chat/session", headers={"X-Chat-Session": sid[:-2] + "xx"}) as r:
+        assert r.status == 404
+    # Counsellor pages need a sign-in; a wrong password gets nothing.
+    async with search.http.get(f"{search.url}/v1/counsellor/sessions/{out['code']}") as r:
+        assert r.status == 401
+    await make_counsellor(search)
+    async with search.http.post(f"{search.url}/v1/counsellor/login", json={"username": "anna", "password": "fel"}) as r:
+        assert r.status == 401 and "vux_counsellor" not in r.cookies
+    # The learner asks to be forgotten: everything is gone.
+    async with search.http.delete(f"{search.url}/v1/chat/session", headers={"X-Chat-Session": sid}) as r:
+        assert r.status == 200
+    async with search.http.get(f"{search.url}/v1/chat/session", headers={"X-Chat-Session": sid}) as r:
+        assert r.status == 404
+    # Past the retention period, conversations are deleted.
+    status, out = await chat(search, "Jag vill bli kock")
+    search.service.chat.retention = __import__("datetime").timedelta(seconds=0)
+    assert await search.service.chat.purge_expired() >= 1
+    async with search.http.get(f"{search.url}/v1/chat/session", headers={"X-Chat-Session": out["session_id"]}) as r:
+        assert r.status == 404
+
+
+async def test_apply_from_the_chat_and_a_counsellor_sends_a_plan(catalogue, search, allocation, notifier, smtp):
+    await load_county(catalogue, search, ("2480", "2481"))
+    status, out = await chat(search, "Jag har jobbat som undersköterska utan utbildning i fem år och bor i Lycksele")
+    sid, code = out["session_id"], out["code"]
+    assert out["suggestions"][0]["kind"] == "validation"  # validation before courses she may not need
+    occ = [o["id"] for s in out["suggestions"] if s["kind"] == "course" for o in s["occurrences"]][:2]
+    from sqlalchemy import func, select
+
+    from services.allocation import storage as alloc_storage
+
+    for _ in range(100):  # allocation learns the occurrences from the catalogue's events
+        async with allocation.service.engine.connect() as conn:
+            if (await conn.execute(select(func.count()).select_from(alloc_storage.occurrences).where(
+                    alloc_storage.occurrences.c.id.in_(occ)))).scalar() == len(occ):
+                break
+        await asyncio.sleep(0.1)
+    form = {"session_id": sid, "submission_id": "chat-test-0001", "choices": occ, "consent": True,
+            "applicant": {"name": "Sara Lind", "email": "sara@example.se", "home_municipality": "2481",
+                          "education_level": "primary", "employment": "unemployed"}}
+    async with search.http.post(f"{search.url}/v1/chat/apply", json={**form, "consent": False}) as r:
+        assert r.status == 422 and "consent" in (await r.json())["error"]
+    async with search.http.post(f"{search.url}/v1/chat/apply", json={**form, "choices": ["e.nope"]}) as r:
+        assert r.status == 422 and "choices[0]" in (await r.json())["error"]
+    async with search.http.post(f"{search.url}/v1/chat/apply", json=form) as r:
+        assert r.status == 202
+        receipt = await r.json()
+    assert receipt["submission_id"] == "chat-test-0001" and receipt["status"] == "sent"
+    async with search.http.post(f"{search.url}/v1/chat/apply", json=form) as r:
+        assert r.status == 200 and (await r.json())["duplicate"] is True  # a double click is one application
+    for _ in range(100):
+        async with search.http.get(f"{search.url}/v1/chat/session", headers={"X-Chat-Session": sid}) as r:
+            apps = (await r.json())["applications"]
+        if apps[0]["status"] != "sent":
+            break
+        await asyncio.sleep(0.1)
+    assert apps[0]["status"] == "received" and apps[0]["application_id"]
+    for _ in range(100):
+        if sent_to(smtp, "sara@example.se"):
+            break
+        await asyncio.sleep(0.1)
+    assert len(sent_to(smtp, "sara@example.se")) == 1
+
+    # The counsellor signs in, opens the conversation by its code, pins, notes and sends a plan.
+    user, password = await make_counsellor(search)
+    async with search.http.post(f"{search.url}/v1/counsellor/login", json={"username": user, "password": password}) as r:
+        assert r.status == 200
+    async with search.http.post(f"{search.url}/v1/counsellor/sessions", json={"code": code.replace("-", "").lower()}) as r:
+        assert r.status == 200
+        view = await r.json()
+    assert view["transcript"][0]["text"].startswith("Jag har jobbat som undersköterska")
+    course = next(s for s in view["suggestions"] if s["kind"] == "course")
+    base = f"{search.url}/v1/counsellor/sessions/{code}"
+    async with search.http.post(f"{base}/marks", json={"result_id": course["id"], "mark": "pinned"}) as r:
+        assert r.status == 200
+    async with search.http.post(f"{base}/notes", json={"text": "Börja med valideringen i vår."}) as r:
+        assert r.status == 201
+    async with search.http.post(f"{base}/summary", json={"name": "Sara Lind", "email": "sara@example.se",
+                                                         "note": "Lycka till!"}) as r:
+        assert r.status == 202
+    for _ in range(100):
+        if len(sent_to(smtp, "sara@example.se")) == 2:
+            break
+        await asyncio.sleep(0.1)
+    plan = sent_to(smtp, "sara@example.se")[-1]
+    body = plan.get_body(("plain",)).get_content()
+    assert "Validering" in body and course["title"] in body and "Lycka till!" in body
+    assert body.index("Validering") < body.index(course["title"])  # validation first, then courses
+    async with search.http.get(base) as r:
+        v = await r.json()
+    assert v["notes"][0]["text"] == "Börja med valideringen i vår." and v["marks"][course["id"]]["mark"] == "pinned"
+    async with search.http.get(f"{search.url}/v1/counsellor/sessions") as r:
+        assert [s["code"] for s in (await r.json())["items"]] == [code]

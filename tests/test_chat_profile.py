@@ -1,0 +1,44 @@
+"""What the assistant reads from a learner's words (pure functions, no services)."""
+from datetime import date
+
+from services.search.assistant import phrases, understood
+from services.search.profile import Profile, detect_language, next_question, read_message, search_filters
+
+FIRST = "Jag har jobbat som barnskötare i tio år men vill bli undersköterska, bor i Sorsele och kan inte flytta"
+
+
+def test_profile_reading_is_pure_and_refines():
+    today = date(2026, 11, 27)
+    p = read_message(Profile(), FIRST, today)
+    assert [(j.occupation, j.years) for j in p.experience] == [("barnskötare", 10)]
+    assert [j.occupation for j in p.goals] == ["undersköterska"]
+    assert p.home_municipality == "2422" and p.can_move is False
+    p = read_message(p, "helst på distans", today)
+    assert p.distance == "only" and search_filters(p, today)["distance_only"] is True
+    p = read_message(p, "jag bor i Lycksele nu", today)
+    assert p.home_municipality == "2481" and len(p.topics) == 1  # refinements are not search words
+    assert detect_language("I have worked as a cleaner and want to study") == "en"
+    assert detect_language("أريد أن أدرس التمريض") == "ar"
+    assert detect_language("من می‌خواهم پرستار شوم") == "fa"
+
+
+def test_a_question_is_asked_once_and_only_when_it_matters():
+    p = read_message(Profile(), "Jag vill bli elektriker", date(2026, 11, 27))
+    assert next_question(p, [], "sv") == "municipality"
+    p.asked.append("municipality")
+    assert next_question(p, [], "sv") == "travel"
+    p.asked.append("travel")
+    p = read_message(p, "nej", date(2026, 11, 27))  # no to travelling: study at a distance
+    same_pace = [{"kind": "course", "occurrences": [{"pace_percent": 100, "start": "2027-01-18"}]}]
+    assert next_question(p, same_pace, "sv") is None  # pace and start would change nothing
+    mixed = [{"kind": "course", "occurrences": [{"pace_percent": 100}, {"pace_percent": 50}]}]
+    assert next_question(p, mixed, "sv") == "pace"
+    assert p.distance == "only"
+
+
+def test_every_language_has_the_replies_the_assistant_needs():
+    for lang in ("sv", "en", "ar"):
+        assert set(phrases()["sv"]) == set(phrases()[lang]), lang
+    p = read_message(Profile(), "I live in Skellefteå and can only study part time", date(2026, 11, 27))
+    assert understood(p, "en")["summary"] == "live in Skellefteå and want to study part time"
+    assert understood(p, "ar")["summary"] == "تسكن في Skellefteå و تريد الدراسة بدوام جزئي"
