@@ -1,8 +1,12 @@
 """Helpers the benchmarks share."""
 from __future__ import annotations
 
+import asyncio
 import socket
+import time
 from pathlib import Path
+
+import aiohttp
 
 
 def free_port() -> int:
@@ -17,3 +21,20 @@ def peak_mb(pid: int) -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+async def wait_ready(http: aiohttp.ClientSession, url: str, timeout: float = 300) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            async with http.get(url) as r:
+                if r.status == 200:
+                    return
+        except aiohttp.ClientError:
+            pass
+        await asyncio.sleep(0.2)
+    raise RuntimeError(f"{url} not ready")
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    return sorted_values[max(0, int(round(len(sorted_values) * q)) - 1)]

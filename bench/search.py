@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from _common import free_port  # noqa: E402
+from _common import free_port, wait_ready  # noqa: E402
 
 from services.catalogue import demo  # noqa: E402
 
@@ -57,19 +57,6 @@ def feed(n_occ: int, n_courses: int) -> dict:
         events.append(demo._event(muni, provider, code, start, pace=[25, 50, 75, 100][rnd % 4],
                                   distance=rnd % 3 == 0, town="Umeå", variant=f".{rnd}"))
     return {"educationProviders": [], "educationInfos": infos, "educationEvents": events}
-
-
-async def wait_ready(http: aiohttp.ClientSession, url: str, timeout: float = 300) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        try:
-            async with http.get(url) as r:
-                if r.status == 200:
-                    return
-        except aiohttp.ClientError:
-            pass
-        await asyncio.sleep(0.2)
-    raise RuntimeError(f"{url} not ready")
 
 
 async def search(http, base, text, **kw):  # noqa: ANN001

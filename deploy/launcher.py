@@ -94,6 +94,14 @@ def staff_tokens(services: list[str]) -> list[str]:
         out = subprocess.run([sys.executable, "-m", "services.notifier", "token", "create", "--operator",
                               "--name", "demo-operator"], cwd=ROOT, capture_output=True, text=True, check=True)
         lines.append(f"  operator token (notifier /v1/deliveries): {out.stdout.strip().splitlines()[-1]}")
+    if "search" in services:
+        # A demo counsellor with a fresh password each start (printed; never a fixed default).
+        out = subprocess.run([sys.executable, "-m", "services.search", "counsellor", "create", "demo",
+                              "--name", "Demo Vägledare"], cwd=ROOT, capture_output=True, text=True, check=True)
+        password = out.stdout.strip().split("password: ")[-1]
+        lines.append(f"  chat page for learners: http://127.0.0.1:{port_of('search')}/")
+        lines.append(f"  counsellor page: http://127.0.0.1:{port_of('search')}/counsellor   "
+                     f"(user demo, password {password})")
     return lines
 
 

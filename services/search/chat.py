@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -34,6 +35,9 @@ log = logging.getLogger(__name__)
 PRODUCER = "search"
 SUGGESTIONS = 6
 _CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I to misread aloud
+
+_WORKED = re.compile(r"(jobbat|arbetat|jobbar|arbetar|erfarenhet|worked|working|experience|اشتغلت|عملت|كنت أعمل|"
+                     r"کار کرده|کار می|ka shaqeeyay|shaqeeyay)")
 
 Suggest = Callable[[str, dict, int], Awaitable[list[dict]]]
 
@@ -155,6 +159,9 @@ class Chat:
             filters = {k: v for k, v in filters.items() if k not in keys}
             results = await self.suggest(query, filters, SUGGESTIONS + 10)
             relaxed = what
+        if not p.experience and not _WORKED.search(" ".join(p.topics).lower()):
+            # Validation credits what someone has done; nobody said they had worked, so leave it out.
+            results = [r for r in results if r["kind"] != "validation"]
         hidden = {rid for rid, m in marks.items() if m["mark"] in ("hidden", "removed")}
         kept = {rid: m for rid, m in marks.items() if m["mark"] in ("pinned", "saved")}
         out = [r for r in results if r["id"] not in hidden and r["id"] not in kept]

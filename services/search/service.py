@@ -201,11 +201,18 @@ class SearchService(BusService):
     # --- searching ----------------------------------------------------------------------------
 
     async def suggest(self, text: str, filters: dict, limit: int) -> list[dict]:
-        """For the assistant: courses, validation offers and centres for a query and filter dict."""
+        """For the assistant: courses and validation offers for a query and filter dict.
+
+        Learning centres come attached to distance courses instead of as suggestions of their own,
+        and a validation offer is shown only for an occupation the learner has worked in, or when
+        it matches the text at least as well as the best course (else "Validering kock" turns up
+        for a would-be nurse just because few courses pass the filters).
+        """
         if self.index is None or self.embedder is None:
             raise RuntimeError("the search index is still loading")
-        out = await self.search(text, limit, ranking.Filters(**filters), {"course", "validation", "learning_centre"})
-        return out["results"]
+        out = (await self.search(text, limit, ranking.Filters(**filters), {"course", "validation"}))["results"]
+        best = max((r["score"] for r in out if r["kind"] == "course"), default=1.0)
+        return [r for r in out if r["kind"] != "validation" or r["score"] >= min(best, 1.0)]
 
     def learning_centres(self) -> list[dict]:
         if self.index is None:

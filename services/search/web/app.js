@@ -22,7 +22,7 @@
     const box = $("understood-box");
     if (!u || !u.summary) { box.hidden = true; return; }
     box.hidden = false;
-    $("understood").textContent = u.summary;
+    $("understood").replaceChildren(...Vux.factItems(u));
     if (u.home_municipality) $("a-home").value = u.home_municipality.code;
   }
 
@@ -232,6 +232,8 @@
     const home = $("a-home");
     for (const m of await Vux.municipalities()) home.append(el("option", {value: m.code, text: m.name}));
     $("lang").addEventListener("change", (e) => { state.manualLang = true; adoptLang(e.target.value); });
+    // The skip link focuses the message box without touching the URL fragment (it holds the session).
+    document.querySelector(".skip").addEventListener("click", (e) => { e.preventDefault(); $("message").focus(); });
     $("chat-form").addEventListener("submit", send);
     $("message").addEventListener("keydown", (e) => {
       if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); $("chat-form").requestSubmit(); }

@@ -70,6 +70,10 @@ const Vux = {
     if (o.provider) bits.push(o.provider);
     return bits.join(" · ");
   },
+  factItems(u) {
+    // What was understood, one fact per line, each starting with a capital letter.
+    return ((u && u.facts) || []).map((f) => Vux.el("li", {text: f.charAt(0).toUpperCase() + f.slice(1)}));
+  },
   kindLabel(kind) {
     return Vux.t(kind === "validation" ? "validation" : kind === "learning_centre" ? "learning_centre" : "course");
   },

@@ -32,14 +32,14 @@
     current = v;
     $("session").hidden = false;
     $("session-h").textContent = t("transcript") + " " + v.code;
-    $("profile").textContent = v.understood.summary || "–";
+    $("profile").replaceChildren(...Vux.factItems(v.understood));
     $("transcript").replaceChildren(...v.transcript.map((m) => el("li", {class: "turn " + m.role},
-      el("span", {class: "who", text: (m.role === "learner" ? t("you") : t("assistant")) + ": "}),
+      el("span", {class: "who", text: (m.role === "learner" ? t("learner") : t("assistant")) + ": "}),
       el("span", {class: "said", text: m.text}))));
     $("suggestions").replaceChildren(...v.suggestions.map((s) => {
       const pinned = s.mark === "pinned", removed = s.mark === "removed";
       const art = el("article", {class: "card " + s.kind + (removed ? " removed" : "")},
-        el("p", {class: "kind", text: Vux.kindLabel(s.kind) + (s.course_code ? " · " + s.course_code : "") + (s.mark ? " · " + s.mark : "")}),
+        el("p", {class: "kind", text: Vux.kindLabel(s.kind) + (s.course_code ? " · " + s.course_code : "") + (s.mark ? " · " + t("mark_" + s.mark) : "")}),
         el("h4", {text: s.title || ""}));
       for (const o of (s.occurrences || []).slice(0, 2)) art.append(el("p", {text: Vux.occurrenceLine(o)}));
       art.append(el("div", {class: "actions"},
