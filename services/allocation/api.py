@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import html
+from typing import Literal
 
 from aiohttp import web
 from pydantic import BaseModel, Field
@@ -10,6 +11,7 @@ from services.allocation import storage
 from services.allocation.distribution import DistributionInput
 from services.allocation.service import AllocationService, Problem
 from shared.events import ApplicationForm
+from shared.openapi import Api
 from shared.http import ApiError, add_health_routes, json_response, make_middlewares, read_json_model, require_role
 from shared.tokens import Caller
 
@@ -29,27 +31,59 @@ class AnswerRequest(BaseModel):
     token: str = Field(min_length=1, max_length=200)
 
 
+class OfferForm(BaseModel):
+    token: str
+    answer: Literal["accept", "decline"]
+
+
+class SecretQuery(BaseModel):
+    secret: str | None = Field(None, description="the application's secret (or send X-Application-Secret)")
+
+
+class TokenQuery(BaseModel):
+    token: str = Field("", description="the token from the offer e-mail's link")
+
+
 def create_app(service: AllocationService) -> web.Application:
     app = web.Application(middlewares=[*make_middlewares("allocation"), problems])
     app[SERVICE] = service
     add_health_routes(app, {"database": service.db_ready, "broker": service.broker_ready})
-    r = app.router
-    r.add_post("/v1/applications", submit)
-    r.add_get("/v1/applications/{id}", view_application)
-    r.add_delete("/v1/applications/{id}", erase_application)
-    r.add_post("/v1/applications/{id}/approvals", decide_approval)
-    r.add_post("/v1/offers/{id}/accept", accept_offer)
-    r.add_post("/v1/offers/{id}/decline", decline_offer)
-    r.add_post("/v1/offers/tick", tick_offers)
-    r.add_get("/offers/{id}", offer_page)
-    r.add_post("/offers/{id}", offer_form)
-    r.add_post("/v1/rounds", start_round)
-    r.add_get("/v1/rounds", list_rounds)
-    r.add_get("/v1/rounds/{id}", get_round)
-    r.add_post("/v1/distributions", compute_distribution)
-    r.add_get("/v1/distributions/{id}", get_distribution)
-    r.add_post("/v1/distributions/{id}/adopt", adopt_distribution)
-    r.add_get("/v1/demand", demand)
+    api = Api(app, "Vux Västerbotten allocation", "Applications, offers and admission rounds under the Education "
+              "Act's priority rules, and the regional yrkesvux seat distribution.")
+    coord = ("bearer",)
+    api.route("POST", "/v1/applications", submit, "Apply: ranked occurrences and the facts that decide priority",
+              body=ApplicationForm, status=201, errors=(409, 422), tags=("applications",))
+    api.route("GET", "/v1/applications/{id}", view_application, "An application (its secret, or a coordinator)",
+              query=SecretQuery, auth=("applicationSecret", "bearer"), errors=(403, 404), tags=("applications",))
+    api.route("DELETE", "/v1/applications/{id}", erase_application, "Forget an applicant (statistics remain)",
+              query=SecretQuery, auth=("applicationSecret", "bearer"), errors=(403, 404), tags=("applications",))
+    api.route("POST", "/v1/applications/{id}/approvals", decide_approval,
+              "The home municipality approves or denies studies elsewhere", body=ApprovalRequest, auth=coord,
+              errors=(403, 404, 409, 422), tags=("applications",))
+    api.route("POST", "/v1/offers/{id}/accept", accept_offer, "Accept an offer (token from the e-mail)",
+              body=AnswerRequest, errors=(403, 404, 409, 422), tags=("offers",))
+    api.route("POST", "/v1/offers/{id}/decline", decline_offer, "Decline an offer (token from the e-mail)",
+              body=AnswerRequest, errors=(403, 404, 409, 422), tags=("offers",))
+    api.route("POST", "/v1/offers/tick", tick_offers, "Send due reminders and lapse expired offers now",
+              auth=coord, errors=(403,), tags=("offers",))
+    api.route("GET", "/offers/{id}", offer_page, "The answer page behind an offer e-mail's link", query=TokenQuery,
+              response_type="text/html", errors=(404,), tags=("offers",))
+    api.route("POST", "/offers/{id}", offer_form, "The answer page's form", body=OfferForm,
+              body_types=("application/x-www-form-urlencoded",), status=303, response_type="text/html",
+              errors=(400, 403, 404, 409), tags=("offers",))
+    api.route("POST", "/v1/rounds", start_round, "Run an admission round (regional coordinator)",
+              body=RoundRequest, status=201, auth=coord, errors=(403, 409, 422), tags=("rounds",))
+    api.route("GET", "/v1/rounds", list_rounds, "Admission rounds", auth=coord, errors=(403,), tags=("rounds",))
+    api.route("GET", "/v1/rounds/{id}", get_round, "One round with its explanation", auth=coord,
+              errors=(403, 404), tags=("rounds",))
+    api.route("POST", "/v1/distributions", compute_distribution, "Compute a seat distribution scenario",
+              body=DistributionInput, status=201, auth=coord, errors=(403, 422), tags=("seats",))
+    api.route("GET", "/v1/distributions/{id}", get_distribution, "One distribution scenario", auth=coord,
+              errors=(403, 404), tags=("seats",))
+    api.route("POST", "/v1/distributions/{id}/adopt", adopt_distribution, "Adopt a scenario: it sets capacities",
+              auth=coord, errors=(403, 404, 409), tags=("seats",))
+    api.route("GET", "/v1/demand", demand, "Applications and chat interest per area and municipality",
+              auth=coord, errors=(403,), tags=("seats",))
     return app
 
 

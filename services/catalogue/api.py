@@ -3,18 +3,55 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from typing import Literal
+
 from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.catalogue import storage
 from services.catalogue.auth import may_push
 from services.catalogue.service import CatalogueService
 from shared.tokens import authenticate
 from shared.http import ApiError, add_health_routes, json_response, make_middlewares
+from shared.openapi import Api
 from shared.reference import municipalities
 
 FEED_TYPES = {"application/json": "json", "text/csv": "csv", "application/csv": "csv"}
 FORMATS = {"emil3", "planned", "csv"}
 SERVICE = web.AppKey("service", CatalogueService)
+FEED_SCHEMA = {"type": "object", "description": "EMIL3 (Susa-navet) or Planned Educations JSON; CSV per "
+               "docs/feed-csv-template.md", "additionalProperties": True}
+
+
+class PushQuery(BaseModel):
+    format: Literal["emil3", "planned", "csv"] | None = Field(None, description="the feed's format; default: detected")
+    confirm_withdrawals: bool = Field(False, description="allow a snapshot to withdraw more than half the records")
+
+
+class FeedReport(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    feed_id: str | None = None
+    status: str | None = None
+
+
+class CourseQuery(BaseModel):
+    limit: int = Field(50, ge=1, le=500)
+    cursor: str | None = Field(None, description="the `next` of the previous page")
+    municipality: str | None = Field(None, pattern=r"^\d{4}$")
+    school_type: str | None = None
+    text: str | None = Field(None, description="words in the title or description")
+    updated_since: datetime | None = None
+    status: Literal["active", "withdrawn", "all"] = "active"
+
+
+class MunicipalityQuery(BaseModel):
+    municipality: str | None = Field(None, pattern=r"^\d{4}$")
+
+
+class Page(BaseModel):
+    items: list[dict]
+    total: int
+    next: str | None
 
 
 def create_app(service: CatalogueService) -> web.Application:
@@ -22,15 +59,24 @@ def create_app(service: CatalogueService) -> web.Application:
                           client_max_size=service.settings.feed_max_bytes)
     app[SERVICE] = service
     add_health_routes(app, {"database": service.db_ready, "broker": service.broker_ready})
-    r = app.router
-    r.add_put("/v1/feeds/{municipality}", push_snapshot)
-    r.add_patch("/v1/feeds/{municipality}", push_delta)
-    r.add_get("/v1/feeds/{feed_id}", get_feed)
-    r.add_get("/v1/courses", list_courses)
-    r.add_get("/v1/courses/{course_id}", get_course)
-    r.add_get("/v1/validation-offers", list_validation_offers)
-    r.add_get("/v1/learning-centres", list_learning_centres)
-    r.add_get("/v1/municipalities", list_municipalities)
+    api = Api(app, "Vux Västerbotten catalogue", "Municipal course feeds in, the county's courses, validation "
+              "offers and learning centres out.")
+    feed_meta = dict(body=FEED_SCHEMA, body_types=("application/json", "text/csv"), query=PushQuery,
+                     response=FeedReport, auth=("bearer",), errors=(400, 403, 404, 409, 422), tags=("feeds",))
+    api.route("PUT", "/v1/feeds/{municipality}", push_snapshot, "Replace a municipality's whole feed", **feed_meta)
+    api.route("PATCH", "/v1/feeds/{municipality}", push_delta, "Add or change some of a municipality's records",
+              **feed_meta)
+    api.route("GET", "/v1/feeds/{feed_id}", get_feed, "The report of one feed push", response=FeedReport,
+              errors=(404,), tags=("feeds",))
+    api.route("GET", "/v1/courses", list_courses, "Courses with their occurrences, filtered and paged",
+              query=CourseQuery, response=Page, tags=("read",))
+    api.route("GET", "/v1/courses/{course_id}", get_course, "One course", errors=(404,), tags=("read",))
+    api.route("GET", "/v1/validation-offers", list_validation_offers, "Validation offers", query=MunicipalityQuery,
+              response=Page, tags=("read",))
+    api.route("GET", "/v1/learning-centres", list_learning_centres, "Learning centres", query=MunicipalityQuery,
+              response=Page, tags=("read",))
+    api.route("GET", "/v1/municipalities", list_municipalities, "The 15 municipalities and their feeds' state",
+              response=Page, errors=(), tags=("read",))
     return app
 
 

@@ -1,22 +1,35 @@
 """The notifier's HTTP API: deliveries for operators, and resending a failed one."""
 from __future__ import annotations
 
+from typing import Literal
+
 from aiohttp import web
+from pydantic import BaseModel, Field
 
 from services.notifier import storage
 from services.notifier.service import NotifierService
+from shared.openapi import Api
 from shared.http import ApiError, add_health_routes, json_response, make_middlewares, require_role
 
 SERVICE = web.AppKey("service", NotifierService)
 STATUSES = ("pending", "sending", "sent", "retry", "failed", "cancelled")
 
 
+class DeliveryQuery(BaseModel):
+    status: Literal["pending", "sending", "sent", "retry", "failed", "cancelled"] | None = None
+    limit: int = Field(100, ge=1, le=1000)
+    cursor: int | None = Field(None, description="the `next` of the previous page")
+
+
 def create_app(service: NotifierService) -> web.Application:
     app = web.Application(middlewares=make_middlewares("notifier"))
     app[SERVICE] = service
     add_health_routes(app, {"database": service.db_ready, "broker": service.broker_ready})
-    app.router.add_get("/v1/deliveries", list_deliveries)
-    app.router.add_post("/v1/deliveries/{id}/resend", resend)
+    api = Api(app, "Vux Västerbotten notifier", "E-mails to applicants and learners: what was sent, and resending.")
+    api.route("GET", "/v1/deliveries", list_deliveries, "E-mail deliveries, newest last, paged", query=DeliveryQuery,
+              auth=("bearer",), errors=(400, 403), tags=("operators",))
+    api.route("POST", "/v1/deliveries/{id}/resend", resend, "Send a failed or cancelled e-mail again",
+              auth=("bearer",), errors=(403, 404, 409), tags=("operators",))
     return app
 
 

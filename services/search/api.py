@@ -7,6 +7,7 @@ from pydantic import BaseModel, Field, field_validator
 from services.search.chat_api import add_chat_routes, add_security_headers
 from services.search.ranking import Filters
 from services.search.service import SearchService
+from shared.openapi import Api
 from shared.http import ApiError, add_health_routes, json_response, make_middlewares, read_json_model
 
 SERVICE = web.AppKey("service", SearchService)
@@ -31,8 +32,11 @@ def create_app(service: SearchService) -> web.Application:
     app = web.Application(middlewares=make_middlewares("search"))
     app[SERVICE] = service
     add_health_routes(app, {"index": service.db_ready, "broker": service.broker_ready})
-    app.router.add_post("/v1/search", search)
-    add_chat_routes(app, service)
+    api = Api(app, "Vux Västerbotten search and chat", "Matches a learner's own words to courses, validation "
+              "offers and learning centres; the chat assistant and the counsellors' view.")
+    api.route("POST", "/v1/search", search, "Courses, validation offers and learning centres for a text",
+              body=SearchRequest, errors=(400, 422, 503), tags=("search",))
+    add_chat_routes(api, service)
     add_security_headers(app)
     return app
 

@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 
 from services.search.chat import ChatError, Counsellor
 from shared.events import ApplicantFacts
+from shared.openapi import Api
 from shared.http import ApiError, json_response, read_json_model
 from shared.reference import municipalities
 
@@ -97,7 +98,7 @@ class RateLimit:
                 del self.seen[k]
 
 
-def add_chat_routes(app: web.Application, service) -> None:  # noqa: ANN001 - SearchService
+def add_chat_routes(api: Api, service) -> None:  # noqa: ANN001 - SearchService
     chat = service.chat
     limit = RateLimit(service.settings.chat_rate_per_minute)
     cap = service.settings.max_query_chars
@@ -220,25 +221,41 @@ def add_chat_routes(app: web.Application, service) -> None:  # noqa: ANN001 - Se
             return web.FileResponse(WEB / name)
         return handler
 
-    r = app.router
-    r.add_post("/v1/chat", post_chat)
-    r.add_get("/v1/chat/session", get_session)
-    r.add_delete("/v1/chat/session", delete_session)
-    r.add_post("/v1/chat/marks", post_mark)
-    r.add_post("/v1/chat/apply", post_apply)
-    r.add_post("/v1/counsellor/login", login)
-    r.add_post("/v1/counsellor/logout", logout)
-    r.add_get("/v1/counsellor/me", me)
-    r.add_get("/v1/counsellor/sessions", my_sessions)
-    r.add_post("/v1/counsellor/sessions", open_session)
-    r.add_get("/v1/counsellor/sessions/{code}", view_session)
-    r.add_post("/v1/counsellor/sessions/{code}/marks", counsellor_mark)
-    r.add_post("/v1/counsellor/sessions/{code}/notes", add_note)
-    r.add_post("/v1/counsellor/sessions/{code}/summary", send_summary)
-    r.add_get("/v1/municipalities", list_municipalities)
-    r.add_get("/", page("index.html"))
-    r.add_get("/counsellor", page("counsellor.html"))
-    r.add_static("/static", WEB, show_index=False, append_version=False)
+    r = api.route
+    learner, counsellor = ("chatSession",), ("counsellorCookie",)
+    r("POST", "/v1/chat", post_chat, "One chat turn: the learner's message in, summary, suggestions, question out",
+      body=ChatRequest, errors=(400, 404, 422, 429, 503), tags=("chat",))
+    r("GET", "/v1/chat/session", get_session, "The learner's conversation: transcript, suggestions, receipts",
+      auth=learner, errors=(404,), tags=("chat",))
+    r("DELETE", "/v1/chat/session", delete_session, "Forget the conversation now", auth=learner, errors=(404,),
+      tags=("chat",))
+    r("POST", "/v1/chat/marks", post_mark, "Save or hide a suggestion", body=MarkRequest, errors=(404, 422),
+      tags=("chat",))
+    r("POST", "/v1/chat/apply", post_apply, "Apply to ranked occurrences from the conversation (sent on the bus)",
+      body=ApplyRequest, status=202, errors=(404, 409, 422), tags=("chat",))
+    r("GET", "/v1/municipalities", list_municipalities, "The county's municipalities", errors=(), tags=("chat",))
+    r("POST", "/v1/counsellor/login", login, "Sign in (sets a cookie)", body=LoginRequest, errors=(401, 422, 429),
+      tags=("counsellors",))
+    r("POST", "/v1/counsellor/logout", logout, "Sign out", errors=(), tags=("counsellors",))
+    r("GET", "/v1/counsellor/me", me, "Who is signed in", auth=counsellor, errors=(), tags=("counsellors",))
+    r("GET", "/v1/counsellor/sessions", my_sessions, "Conversations this counsellor has opened", auth=counsellor,
+      errors=(), tags=("counsellors",))
+    r("POST", "/v1/counsellor/sessions", open_session, "Open a learner's conversation by the code they show",
+      body=OpenRequest, auth=counsellor, errors=(404, 422), tags=("counsellors",))
+    r("GET", "/v1/counsellor/sessions/{code}", view_session, "A conversation with notes", auth=counsellor,
+      errors=(404,), tags=("counsellors",))
+    r("POST", "/v1/counsellor/sessions/{code}/marks", counsellor_mark, "Pin or remove a suggestion",
+      body=CounsellorMarkRequest, auth=counsellor, errors=(404, 422), tags=("counsellors",))
+    r("POST", "/v1/counsellor/sessions/{code}/notes", add_note, "Add a note", body=NoteRequest, status=201,
+      auth=counsellor, errors=(404, 422), tags=("counsellors",))
+    r("POST", "/v1/counsellor/sessions/{code}/summary", send_summary, "E-mail the learner a plan",
+      body=SummaryRequest, status=202, auth=counsellor, errors=(404, 422), tags=("counsellors",))
+    r("GET", "/", page("index.html"), "The learners' chat page", response_type="text/html", errors=(),
+      tags=("pages",))
+    r("GET", "/counsellor", page("counsellor.html"), "The counsellors' page", response_type="text/html", errors=(),
+      tags=("pages",))
+    app = api.app
+    app.router.add_static("/static", WEB, show_index=False, append_version=False)
 
 
 async def _security_headers(_request: web.Request, response: web.StreamResponse) -> None:

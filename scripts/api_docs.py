@@ -1,0 +1,151 @@
+"""Generate the API documents in docs/ from the code: each service's OpenAPI 3.1 document (from its
+routes and pydantic models) and the bus's AsyncAPI 3.0 document (from shared/events.py and the
+services' subscriptions).  `python scripts/api_docs.py` writes them; tests/test_api_docs.py fails
+when a checked-in document differs from what the code generates.
+"""
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from shared.events import EVENT_TYPES, Envelope  # noqa: E402
+
+DOCS = ROOT / "docs"
+SERVICES = ("catalogue", "search", "allocation", "notifier")
+# Who publishes each event (the subscribers are read from the services' own handler registrations).
+PRODUCED_BY = {
+    "course.upserted": "catalogue", "course.withdrawn": "catalogue",
+    "validation_offer.upserted": "catalogue", "validation_offer.withdrawn": "catalogue",
+    "learning_centre.upserted": "catalogue", "learning_centre.withdrawn": "catalogue",
+    "application.submitted": "search", "chat.turn_observed": "search", "guidance.summary_requested": "search",
+    "application.received": "allocation", "application.waitlisted": "allocation",
+    "application.rejected": "allocation", "applicant.erased": "allocation",
+    "offer.made": "allocation", "offer.reminder": "allocation", "offer.accepted": "allocation",
+    "offer.declined": "allocation", "offer.expired": "allocation", "offer.withdrawn": "allocation",
+    "test.ping": "tests",
+}
+
+
+def _service(name: str):  # noqa: ANN202
+    """A service object, built but not started (no connection is made)."""
+    import importlib
+
+    settings_mod = importlib.import_module(f"services.{name}.settings")
+    service_mod = importlib.import_module(f"services.{name}.service")
+    settings_cls = next(v for k, v in vars(settings_mod).items() if k.endswith("Settings") and k != "ServiceSettings")
+    service_cls = next(v for k, v in vars(service_mod).items() if k.endswith("Service") and k != "BusService"
+                       and isinstance(v, type))
+    return service_cls(settings_cls(database_url="sqlite+aiosqlite:///:memory:", instance_name="REPLICA"))
+
+
+def openapi(name: str) -> dict:
+    import importlib
+
+    service = _service(name)
+    app = importlib.import_module(f"services.{name}.api").create_app(service)
+    route = next(r for r in app.router.routes() if r.resource and r.resource.canonical == "/openapi.json")
+    resp = asyncio.run(route.handler(None))
+    return json.loads(resp.body)
+
+
+def subscriptions() -> dict[str, list[tuple[str, str]]]:
+    """event type -> [(service, queue)] from each service's handler registration."""
+    import importlib
+
+    out: dict[str, list[tuple[str, str]]] = {}
+    for name in SERVICES:
+        try:
+            handlers = importlib.import_module(f"services.{name}.handlers")
+        except ModuleNotFoundError:
+            continue
+        service = _service(name)
+        replica = ["REPLICA"] if len(inspect.signature(handlers.register).parameters) == 3 else []
+        handlers.register(service.bus, service, *replica)
+        for sub in service.bus.subscriptions:
+            for key in sub.routing_keys:
+                for ev in EVENT_TYPES:
+                    t = ev.model_fields["type"].default
+                    if _matches(key, t):
+                        out.setdefault(t, []).append((name, sub.queue))
+    return out
+
+
+def _matches(pattern: str, key: str) -> bool:
+    p, k = pattern.split("."), key.split(".")
+    if "#" in p:
+        return True
+    return len(p) == len(k) and all(a in ("*", b) for a, b in zip(p, k))
+
+
+def asyncapi() -> dict:
+    subs = subscriptions()
+    channels, operations, messages, schemas = {}, {}, {}, {}
+    for ev in EVENT_TYPES:
+        etype = ev.model_fields["type"].default
+        name = ev.__name__
+        schema = ev.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(schema.pop("$defs", {}))
+        schemas[name] = schema
+        messages[name] = {
+            "name": etype, "title": name, "contentType": "application/json",
+            "summary": (ev.__doc__ or Envelope.__doc__ or "").strip().splitlines()[0] if ev.__doc__ else etype,
+            "payload": {"$ref": f"#/components/schemas/{name}"},
+            "correlationId": {"location": "$message.header#/correlation_id"},
+        }
+        channel = etype.replace(".", "-")
+        channels[channel] = {
+            "address": etype,
+            "description": f"Routing key `{etype}` on the topic exchange `vux.events` (persistent, confirmed).",
+            "messages": {name: {"$ref": f"#/components/messages/{name}"}},
+        }
+        producer = PRODUCED_BY[etype]
+        operations[f"{producer}-sends-{channel}"] = {
+            "action": "send", "channel": {"$ref": f"#/channels/{channel}"},
+            "summary": f"{producer} publishes {etype} through its transactional outbox",
+            "messages": [{"$ref": f"#/channels/{channel}/messages/{name}"}],
+        }
+        for service, queue in subs.get(etype, []):
+            operations[f"{service}-receives-{channel}"] = {
+                "action": "receive", "channel": {"$ref": f"#/channels/{channel}"},
+                "summary": f"{service} consumes {etype} from queue `{queue}` (quorum; retries, then parking)",
+                "messages": [{"$ref": f"#/channels/{channel}/messages/{name}"}],
+            }
+    return {
+        "asyncapi": "3.0.0",
+        "info": {"title": "Vux Västerbotten event bus", "version": "1.0.0",
+                 "description": "Integration events and commands between the services, generated from "
+                                "shared/events.py. Every message is an envelope with type, version, event_id "
+                                "(consumers dedupe by it), time, producer, correlation_id and a typed payload."},
+        "defaultContentType": "application/json",
+        "servers": {"rabbitmq": {"host": "127.0.0.1:5672", "protocol": "amqp", "protocolVersion": "0-9-1"}},
+        "channels": dict(sorted(channels.items())),
+        "operations": dict(sorted(operations.items())),
+        "components": {"messages": dict(sorted(messages.items())), "schemas": dict(sorted(schemas.items()))},
+    }
+
+
+def documents() -> dict[Path, dict]:
+    docs = {DOCS / "openapi" / f"{name}.json": openapi(name) for name in SERVICES}
+    docs[DOCS / "asyncapi.json"] = asyncapi()
+    return docs
+
+
+def render(doc: dict) -> str:
+    return json.dumps(doc, ensure_ascii=False, indent=2, sort_keys=False) + "\n"
+
+
+def main() -> None:
+    for path, doc in documents().items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(render(doc), encoding="utf-8")
+        print(f"wrote {path.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,167 @@
+"""The services as real processes (`python -m services.NAME`, as `make run` starts them), for tests
+that need several replicas, kill -9, or a whole system: each run gets its own exchange, queue prefix,
+databases, ports and log files, and removes its queues afterwards."""
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Proc:
+    service: str
+    name: str
+    port: int
+    env: dict
+    popen: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+@dataclass
+class System:
+    tmp: Path
+    db: str = "sqlite"  # or a PostgreSQL URL prefix made by the caller per service
+    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    smtp_port: int | None = None
+    extra_env: dict = field(default_factory=dict)
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:10])
+    procs: dict[str, Proc] = field(default_factory=dict)
+    database_urls: dict[str, str] = field(default_factory=dict)
+
+    def env_for(self, service: str, name: str, port: int) -> dict:
+        env = {**os.environ, "AMQP_URL": self.amqp_url, "EVENTS_EXCHANGE": f"vux.test.{self.run_id}",
+               "QUEUE_PREFIX": f"test.{self.run_id}.", "HTTP_PORT": str(port), "LOG_LEVEL": "INFO",
+               "LOG_JSON": "true", "OUTBOX_POLL_S": "0.2", "RETRY_DELAYS_S": "[0.3, 1.0]",
+               "DATABASE_URL": self.database_urls.get(service, f"sqlite+aiosqlite:///{self.tmp}/{service}.db"),
+               "INSTANCE_NAME": name, "INDEX_DIR": str(self.tmp / "index" / name),
+               "CHAT_RATE_PER_MINUTE": "100000"}
+        for other, p in self.procs.items():
+            env.setdefault(f"{p.service.upper()}_URL", p.url)
+        if self.smtp_port:
+            env["SMTP_PORT"] = str(self.smtp_port)
+        env.update(self.extra_env.get(service, {}))
+        return env
+
+    def add(self, service: str, name: str | None = None) -> Proc:
+        name = name or service
+        port = free_port()
+        proc = Proc(service, name, port, {})
+        self.procs[name] = proc
+        return proc
+
+    def start(self, name: str) -> Proc:
+        p = self.procs[name]
+        p.env = self.env_for(p.service, name, p.port)
+        for other in self.procs.values():  # every process finds the first replica of each service
+            key = f"{other.service.upper()}_URL"
+            if other.name == other.service:
+                p.env[key] = other.url
+        log = open(self.tmp / f"{name}.log", "ab")  # noqa: SIM115 - kept open for the child's lifetime
+        p.popen = subprocess.Popen([sys.executable, "-m", f"services.{p.service}"], cwd=ROOT, env=p.env,
+                                   stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        return p
+
+    def cli(self, service: str, *args: str, stdin: str | None = None) -> str:
+        env = self.env_for(service, service, 0)
+        out = subprocess.run([sys.executable, "-m", f"services.{service}", *args], cwd=ROOT, env=env, input=stdin,
+                             capture_output=True, text=True, check=True)
+        return out.stdout.strip().splitlines()[-1]
+
+    def wait_ready(self, name: str, timeout: float = 180) -> None:
+        p = self.procs[name]
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if p.popen.poll() is not None:
+                raise AssertionError(f"{name} exited with {p.popen.returncode}:\n{self.log(name)[-3000:]}")
+            try:
+                with urllib.request.urlopen(f"{p.url}/readyz", timeout=2) as r:
+                    if r.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.2)
+        raise AssertionError(f"{name} not ready after {timeout}s:\n{self.log(name)[-3000:]}")
+
+    async def wait_ready_async(self, name: str, timeout: float = 180) -> None:
+        await asyncio.to_thread(self.wait_ready, name, timeout)
+
+    def log(self, name: str) -> str:
+        path = self.tmp / f"{name}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def kill(self, name: str) -> None:
+        p = self.procs[name]
+        if p.popen and p.popen.poll() is None:
+            os.killpg(p.popen.pid, signal.SIGKILL)
+            p.popen.wait(10)
+
+    def stop(self, name: str) -> None:
+        p = self.procs[name]
+        if p.popen and p.popen.poll() is None:
+            os.killpg(p.popen.pid, signal.SIGTERM)
+            try:
+                p.popen.wait(30)
+            except subprocess.TimeoutExpired:
+                self.kill(name)
+
+    def stop_all(self) -> None:
+        for name in list(self.procs):
+            self.stop(name)
+
+    async def delete_queues(self) -> None:
+        """Remove this run's queues from the shared broker."""
+        import importlib
+        import inspect
+
+        import aio_pika
+
+        names = []
+        for p in self.procs.values():
+            env = self.env_for(p.service, p.name, p.port)
+            settings_mod = importlib.import_module(f"services.{p.service}.settings")
+            settings_cls = next(v for k, v in vars(settings_mod).items()
+                                if k.endswith("Settings") and k != "ServiceSettings")
+            from shared.bus import Bus
+
+            s = settings_cls(events_exchange=env["EVENTS_EXCHANGE"], queue_prefix=env["QUEUE_PREFIX"],
+                             retry_delays_s=[0.3, 1.0])
+            bus = Bus(self.amqp_url, producer=p.service, exchange=s.events_exchange, queue_prefix=s.queue_prefix,
+                      retry_delays_s=s.retry_delays_s)
+            try:
+                handlers = importlib.import_module(f"services.{p.service}.handlers")
+            except ModuleNotFoundError:
+                continue
+            replica = [p.name] if len(inspect.signature(handlers.register).parameters) == 3 else []
+            handlers.register(bus, object(), *replica)
+            names += [n for sub in bus.subscriptions for n in bus.queue_names(sub.queue).values()]
+        conn = await aio_pika.connect(self.amqp_url)
+        try:
+            for n in set(names):
+                ch = await conn.channel()
+                try:
+                    await ch.queue_delete(n)
+                except Exception:  # noqa: BLE001 - already gone
+                    pass
+        finally:
+            await conn.close()
