@@ -1,0 +1,124 @@
+"""What cannot run here is validated: the compose file against the compose specification, the
+Kubernetes manifests against the Kubernetes schemas, and every setting's presence in .env.example
+and in what each Deployment is given."""
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from services.allocation.settings import AllocationSettings
+from services.catalogue.settings import CatalogueSettings
+from services.notifier.settings import NotifierSettings
+from services.search.settings import SearchSettings
+
+ROOT = Path(__file__).resolve().parent.parent
+K8S = ROOT / "deploy" / "k8s"
+SETTINGS = {"catalogue": CatalogueSettings, "search": SearchSettings, "allocation": AllocationSettings,
+            "notifier": NotifierSettings}
+INTERNAL = {"service_name"}  # a class constant, not configuration
+
+
+def env_names(cls) -> set[str]:
+    return {name.upper() for name in cls.model_fields if name not in INTERNAL}
+
+
+def manifests() -> list[dict]:
+    kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
+    docs = []
+    for res in kustomization["resources"]:
+        docs += [d for d in yaml.safe_load_all((K8S / res).read_text()) if d]
+    return docs
+
+
+def test_compose_file_follows_the_compose_specification():
+    out = subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec",
+                          str(ROOT / "deploy" / "compose.yaml")], capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+    compose = yaml.safe_load((ROOT / "deploy" / "compose.yaml").read_text())
+    services = compose["services"]
+    assert {"rabbitmq", "postgres", "mailpit", "catalogue", "search", "allocation", "notifier"} <= set(services)
+    for name in ("catalogue", "search", "allocation", "notifier"):
+        s = services[name]
+        assert s["command"] == [f"services.{name}"] and s["build"]["dockerfile"] == "Dockerfile"
+        assert "healthcheck" in s and s["depends_on"]["rabbitmq"]["condition"] == "service_healthy"
+    assert all("healthcheck" in services[n] for n in ("rabbitmq", "postgres", "mailpit"))
+    assert "management" in services["rabbitmq"]["image"]
+
+
+def test_dockerfile_is_multi_stage_non_root_and_carries_the_model():
+    text = (ROOT / "Dockerfile").read_text()
+    assert len(re.findall(r"^FROM ", text, re.M)) >= 2
+    assert re.search(r"^USER (?!root|0\b)\S+", text, re.M)
+    assert "services.search.model_build" in text and "EMBEDDING_MODEL=/opt/models" in text
+    assert "torch==2.13.0" in text
+
+
+def test_kubernetes_manifests_match_the_schemas():
+    version = kubernetes_validate.latest_version()
+    kinds = {}
+    for doc in manifests():
+        kinds.setdefault(doc["kind"], []).append(doc)
+        if "." in doc["apiVersion"].split("/")[0] and not doc["apiVersion"].startswith(
+                ("apps/", "policy/", "autoscaling/")):
+            continue  # operator resources: checked below
+        kubernetes_validate.validate(doc, version, strict=True)
+    assert {d["metadata"]["name"] for d in kinds["Deployment"]} == set(SETTINGS)
+    assert {d["metadata"]["name"] for d in kinds["PodDisruptionBudget"]} == set(SETTINGS)
+    assert [h["spec"]["scaleTargetRef"]["name"] for h in kinds["HorizontalPodAutoscaler"]] == ["search"]
+    for d in kinds["Deployment"]:
+        c = d["spec"]["template"]["spec"]["containers"][0]
+        assert c["livenessProbe"]["httpGet"]["path"] == "/healthz"
+        assert c["readinessProbe"]["httpGet"]["path"] == "/readyz"
+        assert c["resources"]["requests"] and c["resources"]["limits"]
+        assert c["securityContext"]["runAsNonRoot"] is True
+    (rabbit,) = kinds["RabbitmqCluster"]
+    assert rabbit["apiVersion"] == "rabbitmq.com/v1beta1" and rabbit["spec"]["replicas"] == 3
+    assert "default_queue_type = quorum" in rabbit["spec"]["rabbitmq"]["additionalConfig"]
+    (pg,) = kinds["Cluster"]
+    assert pg["apiVersion"] == "postgresql.cnpg.io/v1" and pg["spec"]["instances"] == 3
+    dbs = {pg["spec"]["bootstrap"]["initdb"]["database"]} | {d["spec"]["name"] for d in kinds["Database"]}
+    assert dbs == set(SETTINGS)
+
+
+def test_kustomization_lists_every_manifest_and_its_config_files_exist():
+    k = yaml.safe_load((K8S / "kustomization.yaml").read_text())
+    on_disk = {p.name for p in K8S.glob("*.yaml")} - {"kustomization.yaml"}
+    assert set(k["resources"]) == on_disk
+    for gen in k["configMapGenerator"]:
+        for f in gen["envs"]:
+            assert (K8S / f).exists(), f
+
+
+def _env_file(path: Path, commented: bool = False) -> set[str]:
+    pattern = r"^(?:# ?)?([A-Z][A-Z0-9_]*)=" if commented else r"^([A-Z][A-Z0-9_]*)="
+    return set(re.findall(pattern, path.read_text(), re.M))
+
+
+def test_every_setting_is_in_env_example():
+    listed = _env_file(ROOT / ".env.example", commented=True)
+    for service, cls in SETTINGS.items():
+        missing = env_names(cls) - listed
+        assert not missing, f"{service}: add {sorted(missing)} to .env.example"
+
+
+@pytest.mark.parametrize("service", sorted(SETTINGS))
+def test_every_setting_reaches_the_deployment(service):
+    (deploy,) = [d for d in manifests() if d["kind"] == "Deployment" and d["metadata"]["name"] == service]
+    container = deploy["spec"]["template"]["spec"]["containers"][0]
+    given = {e["name"] for e in container.get("env", [])}
+    k = yaml.safe_load((K8S / "kustomization.yaml").read_text())
+    generators = {g["name"]: g["envs"] for g in k["configMapGenerator"]}
+    for ref in container["envFrom"]:
+        for f in generators[ref["configMapRef"]["name"]]:
+            given |= _env_file(K8S / f)
+    secret_keys = _env_file(K8S / "secrets.env.example")
+    for e in container.get("env", []):
+        ref = e.get("valueFrom", {}).get("secretKeyRef")
+        if ref:
+            assert ref["key"] in secret_keys, ref
+    missing = env_names(SETTINGS[service]) - given
+    assert not missing, f"{service}: {sorted(missing)} reach neither its ConfigMaps nor its env"
