@@ -65,13 +65,16 @@ async def run(conversations: int) -> dict:
                 async with http.put(f"{cbase}/v1/feeds/{code}", json=demo.municipality_feed(code),
                                     headers=headers) as r:
                     assert r.status == 200, await r.text()
-            while True:  # loaded when the last municipality's learning centre is searchable
-                async with http.post(f"{sbase}/v1/search", json={"text": "lärcentrum", "limit": 50,
-                                                                 "kinds": ["learning_centre"]}) as r:
-                    if len((await r.json())["results"]) >= len(municipalities()):
-                        break
+            async with http.get(f"{cbase}/v1/courses", params={"limit": "1"}) as r:
+                courses = (await r.json())["total"]
+            while True:  # loaded when every course is in the index (its size is on /metrics)
+                async with http.get(f"{sbase}/metrics") as r:
+                    text = await r.text()
+                have = [float(line.split()[-1]) for line in text.splitlines()
+                        if line.startswith('vux_search_index_documents{kind="course"}')]
+                if have and have[0] >= courses:
+                    break
                 await asyncio.sleep(0.5)
-            await asyncio.sleep(3)  # let the last course events land
             for i, opening in enumerate(openings):
                 session = None
                 for message in [opening] + [REFINEMENTS[(i + k) % len(REFINEMENTS)] for k in range(2)]:
@@ -80,6 +83,8 @@ async def run(conversations: int) -> dict:
                         out = await r.json()
                         assert r.status == 200, out
                     lat.append((time.perf_counter() - t) * 1000)
+                    if os.environ.get("BENCH_TRACE"):
+                        print(f"{lat[-1]:.0f} ms {len(message)} chars {out.get('took_ms')}", file=sys.stderr)
                     session = out["session_id"]
     finally:
         for p in procs:

@@ -284,11 +284,35 @@ class Bus:
 
     # --- operations ---------------------------------------------------------------------------
 
+    async def parked_summary(self, queue: str, peek: int = 20) -> list[str]:
+        """A line per parking queue and per distinct reason among its first `peek` messages (left in place)."""
+        if self._channel is None:
+            raise RuntimeError("bus is not connected")
+        names = self.queue_names(queue)
+        ch = await self._conn.channel()
+        try:
+            parking = await ch.declare_queue(names["parking"], durable=True, arguments=quorum_args())
+            count = parking.declaration_result.message_count
+            reasons: dict[str, int] = {}
+            for _ in range(min(count, peek)):
+                msg = await parking.get(no_ack=False, fail=False)
+                if msg is None:
+                    break
+                reason = str((msg.headers or {}).get("x-parked-reason", "?"))[:200]
+                reasons[reason] = reasons.get(reason, 0) + 1
+        finally:
+            await ch.close()  # unacked peeks go back to the queue, in order
+        lines = [f"{names['parking']}: {count} parked"]
+        lines += [f"  {n} x {reason}" for reason, n in sorted(reasons.items(), key=lambda kv: -kv[1])]
+        return lines
+
     async def replay_parked(self, queue: str, limit: int | None = None) -> int:
         """Move parked messages back into their main queue (after the cause is fixed)."""
         if self._channel is None:
             raise RuntimeError("bus is not connected")
         names = self.queue_names(queue)
+        # The main queue must exist, or the default exchange would drop what is moved back.
+        await self._channel.declare_queue(names["main"], durable=True, arguments=quorum_args())
         parking = await self._channel.declare_queue(names["parking"], durable=True, arguments=quorum_args())
         moved = 0
         while limit is None or moved < limit:

@@ -31,6 +31,12 @@ def service_main(
     sub.add_parser("serve", help="run the service (the default)")
     if token_table is not None:
         add_token_parser(sub, roles, municipality_role)
+    parked = sub.add_parser("parked", help="messages that could not be handled").add_subparsers(
+        dest="parked_action", required=True)
+    parked.add_parser("list", help="how many messages wait in each parking queue, with their reasons")
+    replay = parked.add_parser("replay", help="move parked messages back to their queue (after the fix)")
+    replay.add_argument("queue", nargs="?", help="one subscription queue (default: all of this service's)")
+    replay.add_argument("--limit", type=int, default=None)
     if extra_commands:
         extra_commands(sub)
     args = parser.parse_args(argv)
@@ -38,6 +44,8 @@ def service_main(
     setup_logging(settings.log_level, settings.log_json)
     if args.command == "token":
         return asyncio.run(_token(settings, service_cls, token_table, args, check_scope))
+    if args.command == "parked":
+        return asyncio.run(_parked(settings, service_cls, args))
     if args.command not in (None, "serve"):
         return run_extra(args, settings)
     asyncio.run(_serve(settings, service_cls, create_app))
@@ -63,3 +71,29 @@ async def _token(settings, service_cls, table, args, check_scope) -> int:  # noq
         await engine.dispose()
 
 
+
+
+async def _parked(settings, service_cls, args) -> int:  # noqa: ANN001
+    """`parked list` and `parked replay`: the operator's way back for messages that failed for good."""
+    service = service_cls(settings)
+    service.register_handlers()
+    bus = service.bus
+    queues = [sub.queue for sub in bus.subscriptions]
+    if getattr(args, "queue", None):
+        if args.queue not in queues:
+            print(f"unknown queue {args.queue!r}; this service's queues: {', '.join(queues)}")
+            return 2
+        queues = [args.queue]
+    await bus.connect()
+    try:
+        for q in queues:
+            if args.parked_action == "list":
+                for line in await bus.parked_summary(q):
+                    print(line)
+            else:
+                n = await bus.replay_parked(q, args.limit)
+                print(f"{q}: {n} message(s) moved back for another try")
+    finally:
+        await bus.close()
+        await service.engine.dispose()
+    return 0

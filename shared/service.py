@@ -30,9 +30,13 @@ class BusService:
                        prefetch=settings.consumer_prefetch)
         self._tasks: list[asyncio.Task] = []
 
+    def register_handlers(self) -> None:
+        """Subscribe the service's message handlers on self.bus (the CLI's `parked` uses it too)."""
+
     async def start(self) -> None:
         if self.migrations is not None:
             await migrate(self.engine, self.migrations, f"alembic_version_{self.name}")
+        self.register_handlers()
         await self.on_start()
         # The broker may be away at start; the service still serves, and connects when it can.
         self.spawn(self._bus_up(), f"{self.name}-bus")

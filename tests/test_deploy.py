@@ -122,3 +122,21 @@ def test_every_setting_reaches_the_deployment(service):
             assert ref["key"] in secret_keys, ref
     missing = env_names(SETTINGS[service]) - given
     assert not missing, f"{service}: {sorted(missing)} reach neither its ConfigMaps nor its env"
+
+
+def test_grafana_dashboard_charts_metrics_the_services_export():
+    import json
+
+    from prometheus_client import REGISTRY
+
+    import services.allocation.service  # noqa: F401 - registers its metrics
+    import services.notifier.sender  # noqa: F401
+    import services.search.service  # noqa: F401
+    import shared.metrics  # noqa: F401
+
+    dash = json.loads((ROOT / "deploy" / "grafana" / "vux-dashboard.json").read_text())
+    exported = {m.name for m in REGISTRY.collect()}
+    used = {name for p in dash["panels"] for t in p["targets"] for name in re.findall(r"\b(vux_[a-z_]+)", t["expr"])}
+    base = {re.sub(r"_(bucket|sum|count|total)$", "", n) for n in used}
+    assert base <= {re.sub(r"_total$", "", n) for n in exported}, base - exported
+    assert len(dash["panels"]) >= 8

@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import orjson
+from prometheus_client import Histogram
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import bindparam, case, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -32,6 +33,8 @@ from shared.outbox import OutboxRelay, add_events, claim_event
 from shared.reference import municipalities
 
 log = logging.getLogger(__name__)
+ROUND_SECONDS = Histogram("vux_admission_round_seconds", "Time to run an admission round",
+                          buckets=(0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120))
 MIGRATIONS = Path(__file__).parent / "migrations"
 PRODUCER = "allocation"
 ACTIVE_STATUSES = ("received", "waitlisted", "offered", "accepted")
@@ -68,11 +71,13 @@ class AllocationService(BusService):
                                                weak_position=set(settings.priority_weak_position))
         self.link_secret = b""
 
-    async def on_start(self) -> None:
+    def register_handlers(self) -> None:
         from services.allocation.handlers import register
 
-        self.link_secret = await self._load_link_secret()
         register(self.bus, self)
+
+    async def on_start(self) -> None:
+        self.link_secret = await self._load_link_secret()
         self.spawn(self._offer_clock(), "allocation-offer-clock")
         self.relay.start()
 
@@ -381,6 +386,7 @@ class AllocationService(BusService):
                        "seats_free_before": sum(c for c in capacity.values() if c < UNLIMITED),
                        "open_intake_occurrences": sum(1 for c in capacity.values() if c >= UNLIMITED)}
             duration = time.perf_counter() - t0
+            ROUND_SECONDS.observe(duration)
             summary["duration_s"] = round(duration, 3)
             await conn.execute(insert(storage.rounds).values(
                 id=round_id, seed=seed, started_by=started_by, started_at=storage.now(), duration_s=duration,

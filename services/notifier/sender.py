@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.notifier import storage
 from services.notifier.settings import NotifierSettings
+from shared.logs import correlation_id
 from shared.db import Writer
 
 log = logging.getLogger(__name__)
@@ -111,7 +112,7 @@ class Sender:
             rows = (await conn.execute(
                 update(d).where(d.c.id.in_(due.scalar_subquery()))
                 .values(status="sending", claimed_by=self.s.instance_name, claimed_at=now, attempts=d.c.attempts + 1)
-                .returning(d.c.id, d.c.recipient, d.c.raw, d.c.attempts, d.c.message_id)
+                .returning(d.c.id, d.c.recipient, d.c.raw, d.c.attempts, d.c.message_id, d.c.correlation_id)
             )).all()
         return sorted(rows, key=lambda r: r.id)
 
@@ -154,6 +155,8 @@ class Sender:
         smtp: aiosmtplib.SMTP | None = None
         while True:
             row = await self.queue.get()
+            # Logs about this e-mail carry the id of the request that caused it.
+            token = correlation_id.set(row.correlation_id)
             try:
                 await self.limiter.wait()
                 if smtp is None or not smtp.is_connected:
@@ -170,6 +173,9 @@ class Sender:
                 await self._failed(row, temporary, answer)
             else:
                 await self._sent(row)
+                log.info("delivery %s sent as %s", row.id, row.message_id)
+            finally:
+                correlation_id.reset(token)
 
     async def _sent(self, row) -> None:  # noqa: ANN001
         self._done.append(row.id)

@@ -32,14 +32,16 @@ class NotifierService(BusService):
         self._pending: list[tuple[dict, asyncio.Future]] = []
         self._flusher: asyncio.Task | None = None
 
-    async def on_start(self) -> None:
+    def register_handlers(self) -> None:
         from services.notifier.handlers import register
 
+        register(self.bus, self)
+
+    async def on_start(self) -> None:
         recovered = await self.sender.recover()
         if recovered:
             log.warning("%d e-mails were being sent when this notifier stopped; sending them again "
                         "(same Message-ID, flagged as possible duplicates)", recovered)
-        register(self.bus, self)
         self.sender.start()
 
     async def on_stop(self) -> None:

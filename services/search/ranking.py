@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from functools import lru_cache
 
 from pydantic import BaseModel, Field
 
@@ -59,11 +60,16 @@ def words(text: str) -> list[str]:
     return [w for w in (m.lower() for m in _word.findall(text)) if len(w) > 3 and w not in STOP]
 
 
+@lru_cache(maxsize=8192)
+def _doc_words(text: str) -> tuple[frozenset[str], frozenset[str]]:
+    doc = frozenset(words(text))
+    return doc, frozenset(w[:5] for w in doc if len(w) >= 5)
+
+
 def why(query: str, entry_text: str, limit: int = 4) -> list[str]:
     """The learner's words that the course text shares (same word or same first five letters)."""
     q = list(dict.fromkeys(words(query)))
-    doc = set(words(entry_text))
-    stems = {w[:5] for w in doc if len(w) >= 5}
+    doc, stems = _doc_words(entry_text)
     hits = [w for w in q if w in doc or (len(w) >= 5 and w[:5] in stems)]
     return hits[:limit]
 

@@ -13,6 +13,7 @@ from datetime import date, datetime
 
 import aiohttp
 import numpy as np
+from prometheus_client import Gauge
 
 from services.search import ranking, storage
 from services.search.chat import Chat
@@ -25,6 +26,8 @@ from shared.outbox import OutboxRelay
 from shared.service import BusService
 
 log = logging.getLogger(__name__)
+INDEX_SIZE = Gauge("vux_search_index_documents", "Documents in this replica's index", ["kind"])
+INDEX_TEXTS = Gauge("vux_search_index_texts", "Distinct texts (vectors) in this replica's index")
 MIGRATIONS = Path(__file__).parent / "migrations"
 EVENT_KINDS = {"course": "course", "validation_offer": "validation", "learning_centre": "learning_centre"}
 DOC_MODELS = {"course": CourseDoc, "validation": ValidationOfferDoc, "learning_centre": LearningCentreDoc}
@@ -50,13 +53,16 @@ class SearchService(BusService):
         self._save_task: asyncio.Task | None = None
         self._lock = asyncio.Lock()  # index changes one at a time
 
-    async def on_start(self) -> None:
+    def register_handlers(self) -> None:
         from services.search.handlers import register
 
+        register(self.bus, self, self.settings.instance_name)
+
+    async def on_start(self) -> None:
         self.embedder = await asyncio.to_thread(Embedder, self.settings.embedding_model)
         self.index = await asyncio.to_thread(SearchIndex.load, self.settings.index_path(), self.embedder.dim)
         log.info("index loaded: %d documents, position %s", len(self.index), self.index.position)
-        register(self.bus, self, self.settings.instance_name)
+        self._count()
         self.spawn(self._catch_up_forever(), "search-catch-up")
         self.spawn(self._purge_forever(), "chat-retention")
         self.relay.start()
@@ -125,7 +131,16 @@ class SearchService(BusService):
             self._schedule_save()
         return len(todo)
 
+    def _count(self) -> None:
+        counts = {k: 0 for k in EVENT_KINDS.values()}
+        for kind, _ in self.index.entries:
+            counts[kind] = counts.get(kind, 0) + 1
+        for kind, n in counts.items():
+            INDEX_SIZE.labels(kind).set(n)
+        INDEX_TEXTS.set(len(self.index.vectors))
+
     def _schedule_save(self) -> None:
+        self._count()
         if self._save_task is None or self._save_task.done():
             self._save_task = self.spawn(self._save_soon(), "search-save")
 

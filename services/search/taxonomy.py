@@ -43,6 +43,14 @@ def _names() -> dict[str, Occupation]:
     return names
 
 
+@lru_cache(maxsize=1)
+def _names_by_first_word() -> dict[str, list[tuple[str, Occupation]]]:
+    out: dict[str, list[tuple[str, Occupation]]] = {}
+    for name, o in _names().items():
+        out.setdefault(name.split(" ", 1)[0], []).append((name, o))
+    return out
+
+
 # Words just before an occupation that make it a goal rather than work done.
 GOAL = {"bli", "become", "till", "utbilda", "utbildning", "become a", "vill", "want", "drömmer"}
 
@@ -55,7 +63,9 @@ def named_occupations(text: str, limit: int = 5) -> list[dict]:
     """
     tokens = _word.findall(text.lower())
     lowered = " " + " ".join(tokens) + " "
-    hits = [(name, o) for name, o in _names().items() if f" {name} " in lowered]
+    # Only names whose first word is in the text can stand in it (a few instead of thousands).
+    by_first = _names_by_first_word()
+    hits = [(name, o) for t in set(tokens) for name, o in by_first.get(t, ()) if f" {name} " in lowered]
     hits.sort(key=lambda h: -len(h[0]))
     out, seen = [], set()
     for name, o in hits:
