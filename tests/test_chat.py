@@ -162,8 +162,9 @@ async def test_apply_from_the_chat_and_a_counsellor_sends_a_plan(catalogue, sear
         assert r.status == 422 and "consent" in (await r.json())["error"]
     async with search.http.post(f"{search.url}/v1/chat/apply", json={**form, "choices": ["e.nope"]}) as r:
         assert r.status == 422 and "choices[0]" in (await r.json())["error"]
-    async with search.http.post(f"{search.url}/v1/chat/apply", json=form) as r:
-        assert r.status == 202
+    async with search.http.post(f"{search.url}/v1/chat/apply", json=form,
+                                headers={"X-Correlation-ID": "corr-apply-1"}) as r:
+        assert r.status == 202 and r.headers["X-Correlation-ID"] == "corr-apply-1"
         receipt = await r.json()
     assert receipt["submission_id"] == "chat-test-0001" and receipt["status"] == "sent"
     async with search.http.post(f"{search.url}/v1/chat/apply", json=form) as r:
@@ -180,6 +181,12 @@ async def test_apply_from_the_chat_and_a_counsellor_sends_a_plan(catalogue, sear
             break
         await asyncio.sleep(0.1)
     assert len(sent_to(smtp, "sara@example.se")) == 1
+    # The request's correlation id followed it through both services' events to the e-mail it caused.
+    from services.notifier.storage import deliveries
+
+    async with notifier.service.engine.connect() as conn:
+        cids = (await conn.execute(select(deliveries.c.correlation_id))).scalars().all()
+    assert cids == ["corr-apply-1"]
 
     # The counsellor signs in, opens the conversation by its code, pins, notes and sends a plan.
     user, password = await make_counsellor(search)
