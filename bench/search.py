@@ -124,6 +124,7 @@ async def run(n_occ: int, n_courses: int, queries: list[str]) -> dict:
                     await asyncio.sleep(0.02)
                 fresh.append(time.perf_counter() - t)
             rss = rss_mb(procs[1].pid)
+            quality = dev_quality(sbase) if n_courses >= 1094 else {}
     finally:
         for p in procs:
             p.send_signal(signal.SIGTERM)
@@ -135,17 +136,29 @@ async def run(n_occ: int, n_courses: int, queries: list[str]) -> dict:
     q95 = lat[max(0, int(len(lat) * 0.95) - 1)]
     return {"occurrences": n_occ, "courses": n_courses, "p50_ms": round(statistics.median(lat), 1),
             "p95_ms": round(q95, 1), "texts_per_s": round(n_courses / build_s, 1), "build_s": round(build_s, 1),
-            "rss_mb": round(rss, 1), "freshness_p95_s": round(sorted(fresh)[-1], 2), "queries": len(lat)}
+            "rss_mb": round(rss, 1), "freshness_p95_s": round(sorted(fresh)[-1], 2), "queries": len(lat), **quality}
+
+
+def dev_quality(base: str) -> dict:
+    """The development set's scores (../shared/eval) against this run's service, when it is there."""
+    script = EVAL.parent / "evaluate.py"
+    if not script.exists():
+        return {}
+    out = subprocess.run([sys.executable, str(script), "--set", "dev", "--retriever", "http", "--base", base],
+                         capture_output=True, text=True, timeout=600)
+    overall = next((json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")), {})
+    return {"dev_ndcg10": overall.get("ndcg@10"), "dev_recall10": overall.get("recall@10"), "dev_mrr": overall.get("mrr")}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--size", help="one run of OCCURRENCES:COURSES instead of the default sizes")
     args = ap.parse_args()
     queries = ([json.loads(line)["query"] for line in EVAL.open(encoding="utf-8")] if EVAL.exists()
                else FALLBACK_QUERIES * 20)
     ap_sizes = [(1000, 100)] if args.quick else [(1000, 1000), (100_000, 1094)]
-    sizes = ap_sizes
+    sizes = [tuple(int(x) for x in args.size.split(":"))] if args.size else ap_sizes
     out = None
     for n, c in sizes:
         out = asyncio.run(run(n, c, queries if not args.quick else queries[:40]))

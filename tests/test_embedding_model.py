@@ -59,3 +59,23 @@ def test_the_model_separates_care_from_welding_in_three_languages(models):
     for text in TEXTS[5], TEXTS[7], TEXTS[0]:  # English, Arabic and Swedish care backgrounds
         q = st.encode([text], prompt_name="query")[0]
         assert q @ care > q @ weld, text
+
+
+def test_the_int8_query_encoder_stays_close_to_the_full_model(models):
+    """Queries go through the int8 ONNX encoder built beside the model; it must mean the same."""
+    import numpy as np
+
+    from services.search.embedder import Embedder
+
+    st, _ = models
+    path = DEFAULT_DIR if is_current(DEFAULT_DIR) else None
+    if path is None:
+        pytest.fail("run `make setup`: the default model directory is not current")
+    fast = Embedder(str(path), 256, "onnx-int8")
+    assert fast._query_session is not None  # the ONNX file exists and is used
+    ref = st.encode(TEXTS, prompt_name="query", normalize_embeddings=True)
+    got = np.array([fast._encode_query(t) for t in TEXTS])
+    cos = (ref * got).sum(1)
+    assert cos.min() >= 0.97 and np.median(cos) >= 0.98, cos
+    # The same nearest text for every text among the others: the ranking it induces is the same.
+    assert ((got @ ref.T).argmax(1) == np.arange(len(TEXTS))).all()

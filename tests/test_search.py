@@ -85,7 +85,7 @@ async def test_a_restart_loads_the_saved_index_and_catches_up(catalogue, search,
     fresh.embedder = svc.embedder  # the same model; loading it again only costs time
     from services.search.index import SearchIndex
 
-    fresh.index = SearchIndex.load(search.settings.index_path(), svc.embedder.dim)
+    fresh.index = SearchIndex.load(search.settings.index_path(), svc.embedder.dim, svc.embedder.signature)
     assert len(fresh.index) == count  # nothing re-embedded from scratch
     changed = await fresh.catch_up()
     assert changed >= 1

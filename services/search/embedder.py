@@ -18,14 +18,31 @@ def text_key(text: str) -> str:
 
 
 class Embedder:
-    def __init__(self, model: str) -> None:
+    def __init__(self, model: str, max_tokens: int = 256, query_backend: str = "onnx-int8") -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub at run time
         from sentence_transformers import SentenceTransformer
 
         self.model = SentenceTransformer(model, device="cpu")
         get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
         self.dim = get_dim()
+        self.model.max_seq_length = max_tokens
+        self._query_session = None
+        onnx_path = os.path.join(model, "onnx", "query_qint8.onnx")
+        if query_backend == "onnx-int8" and os.path.exists(onnx_path):
+            import onnxruntime as ort
+            from tokenizers import Tokenizer
+
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = min(2, os.cpu_count() or 1)
+            self._query_session = ort.InferenceSession(onnx_path, options, providers=["CPUExecutionProvider"])
+            self._query_tokenizer = Tokenizer.from_file(os.path.join(model, "tokenizer.json"))
+            self._query_tokenizer.enable_truncation(max_tokens)
+            self._query_prefix = (self.model.prompts or {}).get("query", "query: ")
+        # Vectors made with another model or cut elsewhere are not comparable: the index keeps this.
+        self.signature = f"{os.path.abspath(model) if os.path.exists(model) else model}|{max_tokens}"
         self._recent: dict[str, np.ndarray] = {}  # query text -> vector, oldest first
+        self._pending: list[tuple[str, asyncio.Future]] = []
+        self._flusher: asyncio.Task | None = None
         self._lock = threading.Lock()  # one encode at a time: the model is not re-entrant across threads
 
     def _encode(self, texts: list[str], prompt_name: str) -> np.ndarray:
@@ -34,14 +51,49 @@ class Embedder:
                                   convert_to_numpy=True, show_progress_bar=False)
         return v.astype(np.float32)
 
+    async def passage(self, text: str) -> np.ndarray:
+        """One text, embedded together with the others that arrive at about the same time.
+
+        Catalogue events come one per message but many at once (a feed push); a batch of 32 costs far
+        less than 32 single encodes."""
+        fut = asyncio.get_running_loop().create_future()
+        self._pending.append((text, fut))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush())
+        return await fut
+
+    async def _flush(self) -> None:
+        await asyncio.sleep(0.01)  # let the rest of a burst arrive
+        while self._pending:
+            batch, self._pending = self._pending[:32], self._pending[32:]
+            try:
+                vectors = await asyncio.to_thread(self._encode, [t for t, _ in batch], "passage")
+            except Exception as exc:  # noqa: BLE001 - every waiter hears of it
+                for _, fut in batch:
+                    if not fut.done():
+                        fut.set_exception(exc)
+                continue
+            for (_, fut), v in zip(batch, vectors):
+                if not fut.done():
+                    fut.set_result(v)
+
     async def passages(self, texts: list[str]) -> np.ndarray:
         return await asyncio.to_thread(self._encode, texts, "passage")
+
+    def _encode_query(self, text: str) -> np.ndarray:
+        if self._query_session is None:
+            return self._encode([text], "query")[0]
+        enc = self._query_tokenizer.encode(self._query_prefix + text)
+        with EMBED_SECONDS.labels("query").time():
+            out = self._query_session.run(None, {"input_ids": np.array([enc.ids], dtype=np.int64),
+                                                 "attention_mask": np.array([enc.attention_mask], dtype=np.int64)})
+        return out[0][0].astype(np.float32)
 
     async def query(self, text: str) -> np.ndarray:
         # A chat turn that only adds a constraint ("helst på distans") asks the same query again.
         hit = self._recent.get(text)
         if hit is None:
-            hit = (await asyncio.to_thread(self._encode, [text], "query"))[0]
+            hit = await asyncio.to_thread(self._encode_query, text)
             self._recent[text] = hit
             if len(self._recent) > 512:
                 self._recent.pop(next(iter(self._recent)))

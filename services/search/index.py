@@ -40,8 +40,9 @@ class Entry:
 
 
 class SearchIndex:
-    def __init__(self, dim: int) -> None:
+    def __init__(self, dim: int, signature: str = "") -> None:
         self.dim = dim
+        self.signature = signature  # which model (and token cap) made the vectors
         self.entries: dict[tuple[str, str], Entry] = {}
         self.vectors: dict[str, np.ndarray] = {}
         self.by_key: dict[str, set[tuple[str, str]]] = {}
@@ -145,6 +146,13 @@ class SearchIndex:
 
         return " ".join(words(doc.get("title") or doc.get("name") or ""))
 
+    def code_of(self, key: str) -> str | None:
+        """The course code of the first course with this text (None for other kinds)."""
+        for kind, rid in sorted(self.by_key.get(key, ())):
+            if kind == "course":
+                return self.entries[(kind, rid)].doc.get("code")
+        return None
+
     def holders(self, key: str) -> list[Entry]:
         return [self.entries[h] for h in sorted(self.by_key.get(key, ()))]
 
@@ -161,23 +169,24 @@ class SearchIndex:
                                    ensure_ascii=False) + "\n")
         np.save(path / "vectors.tmp.npy", np.stack([self.vectors[k] for k in keys]) if keys
                 else np.zeros((0, self.dim), np.float32))
-        (path / "keys.json.tmp").write_text(json.dumps({"keys": keys, "position": self.position}))
+        (path / "keys.json.tmp").write_text(json.dumps({"keys": keys, "position": self.position,
+                                                        "signature": self.signature}))
         # Rename last, together: a crash mid-save leaves the previous complete save in place.
         tmp.replace(path / "entries.jsonl")
         (path / "vectors.tmp.npy").replace(path / "vectors.npy")
         (path / "keys.json.tmp").replace(path / "keys.json")
 
     @classmethod
-    def load(cls, path: str | Path, dim: int) -> "SearchIndex":
+    def load(cls, path: str | Path, dim: int, signature: str = "") -> "SearchIndex":
         path = Path(path)
-        idx = cls(dim)
+        idx = cls(dim, signature)
         try:
             meta = json.loads((path / "keys.json").read_text())
             vectors = np.load(path / "vectors.npy")
             lines = (path / "entries.jsonl").read_text(encoding="utf-8").splitlines()
         except (OSError, ValueError):
             return idx
-        if vectors.shape[1:] != (dim,) or len(vectors) != len(meta["keys"]):
+        if vectors.shape[1:] != (dim,) or len(vectors) != len(meta["keys"]) or meta.get("signature", "") != signature:
             return idx  # another model or a damaged save: rebuild from the catalogue
         vec = dict(zip(meta["keys"], vectors))
         for line in lines:

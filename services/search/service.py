@@ -59,8 +59,10 @@ class SearchService(BusService):
         register(self.bus, self, self.settings.instance_name)
 
     async def on_start(self) -> None:
-        self.embedder = await asyncio.to_thread(Embedder, self.settings.embedding_model)
-        self.index = await asyncio.to_thread(SearchIndex.load, self.settings.index_path(), self.embedder.dim)
+        self.embedder = await asyncio.to_thread(Embedder, self.settings.embedding_model,
+                                                self.settings.max_passage_tokens, self.settings.query_backend)
+        self.index = await asyncio.to_thread(SearchIndex.load, self.settings.index_path(), self.embedder.dim,
+                                             self.embedder.signature)
         log.info("index loaded: %d documents, position %s", len(self.index), self.index.position)
         self._count()
         self.spawn(self._catch_up_forever(), "search-catch-up")
@@ -88,12 +90,17 @@ class SearchService(BusService):
     # --- keeping the index ----------------------------------------------------------------------
 
     async def apply(self, kind: str, doc: dict, version: str) -> bool:
+        text = doc_text(kind, doc)
+        key = text_key(text)
+        if not _newer(version, self.index.version(kind, doc["id"])):
+            return False  # an older or repeated version: what we have is newer
+        # Embedded outside the lock, so the events of a feed push are embedded in batches.
+        vec = None if self.index.has_vector(key) else await self.embedder.passage(text)
         async with self._lock:
             if not _newer(version, self.index.version(kind, doc["id"])):
-                return False  # an older or repeated version: what we have is newer
-            text = doc_text(kind, doc)
-            key = text_key(text)
-            vec = None if self.index.has_vector(key) else (await self.embedder.passages([text]))[0]
+                return False
+            if vec is None and not self.index.has_vector(key):  # its twin text left meanwhile
+                vec = (await self.embedder.passages([text]))[0]
             self.index.put(kind, doc["id"], doc, key, text, vec, version)
         self._schedule_save()
         return True
@@ -242,7 +249,7 @@ class SearchService(BusService):
         qvec = await self.embedder.query(text)
         depth = max(100, limit * 10)
         ranked = ranking.fuse(self.index, qvec, text, depth=depth, lexical_weight=self.settings.lexical_weight,
-                              title_weight=self.settings.title_weight)
+                              title_weight=self.settings.title_weight, subject_weight=self.settings.subject_weight)
         results = ranking.results(self.index, ranked, text, filters, limit, kinds, date.today())
         understood = named_occupations(text)
         if "validation" in kinds and understood:

@@ -16,6 +16,12 @@ class SearchSettings(ServiceSettings):
     catchup_page_size: int = 500
     max_query_chars: int = 2000
     lexical_weight: float = Field(0.0, description="Weight of BM25 over whole texts beside the cosine (hurts at > 0 on the dev set)")
+    subject_weight: float = Field(3.0, description="How much a course takes the score of the best course of its subject")
+    max_passage_tokens: int = Field(256, ge=32, le=512, description="Course texts are cut here before embedding "
+                                    "(their start says most; 256 scored better than 512 on the dev set, and is faster)")
+    query_backend: str = Field("onnx-int8", pattern="^(onnx-int8|torch)$",
+                               description="Queries through the int8 ONNX encoder built next to the model "
+                                           "(about 2.5x faster), or through sentence-transformers")
     title_weight: float = Field(0.0, description="Bonus when a course title stands word for word in the query")
 
     public_url: str = Field("http://127.0.0.1:8082", description="Address learners reach the chat page at")
