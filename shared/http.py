@@ -6,6 +6,7 @@ import logging
 import signal
 import time
 import uuid
+from collections import defaultdict, deque
 from typing import Awaitable, Callable
 
 import orjson
@@ -147,3 +148,24 @@ async def require_role(request: web.Request, engine, table, role: str):  # noqa:
     if caller.role != role:
         raise ApiError(403, f"this needs {'an' if role[0] in 'aeiou' else 'a'} {role} token")
     return caller
+
+
+class RateLimit:
+    """At most `per_minute` requests per client in any minute (sliding window, per replica)."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self.seen: dict[str, deque] = defaultdict(deque)
+
+    def check(self, client: str) -> None:
+        now = time.monotonic()
+        q = self.seen[client]
+        while q and now - q[0] > 60:
+            q.popleft()
+        if len(q) >= self.per_minute:
+            raise ApiError(429, "too many messages in a short time; wait a moment and try again",
+                           retry_after_s=round(60 - (now - q[0]) + 0.5))
+        q.append(now)
+        if len(self.seen) > 50_000:  # forget idle clients
+            for k in [k for k, v in self.seen.items() if not v or now - v[-1] > 60]:
+                del self.seen[k]

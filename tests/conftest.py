@@ -218,7 +218,7 @@ async def catalogue(db_url, bus_names):
     from services.catalogue.settings import CatalogueSettings
 
     settings = CatalogueSettings(database_url=db_url, amqp_url=AMQP_URL, http_port=free_port(),
-                                 outbox_poll_s=0.2, feed_max_bytes=2_000_000, **bus_names)
+                                 outbox_poll_s=0.2, feed_max_bytes=2_000_000, feed_rate_per_minute=10_000, **bus_names)
     service = CatalogueService(settings)
     await service.start()
     runner = web.AppRunner(create_app(service))
@@ -227,6 +227,7 @@ async def catalogue(db_url, bus_names):
     await site.start()
     async with aiohttp.ClientSession() as http:
         running = RunningCatalogue(f"http://127.0.0.1:{settings.http_port}", service, http)
+        running.app = runner.app
         running.region_token = await running.token()
         for _ in range(50):  # the bus connects in the background
             if service.bus.connected:

@@ -234,3 +234,17 @@ async def test_health_readiness_and_metrics(catalogue):
     async with catalogue.http.get(f"{catalogue.url}/metrics") as r:
         text = await r.text()
     assert 'vux_http_requests_total{method="PUT",route="/v1/feeds/{municipality}",service="catalogue",status="200"}' in text
+
+
+async def test_feed_pushes_are_rate_limited_per_token(catalogue):
+    from services.catalogue.api import PUSH_LIMIT
+
+    catalogue.app[PUSH_LIMIT].per_minute = 3
+    umea = await catalogue.token("2480")
+    feed = bundle("2480", {"A1": 1})
+    statuses = [(await catalogue.push("2480", feed, token=umea))[0] for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    status, body = await catalogue.push("2480", feed, token=umea)
+    assert status == 429 and body["retry_after_s"] > 0 and "wait" in body["error"]
+    # Another municipality's token has its own allowance.
+    assert (await catalogue.push("2481", bundle("2481", {"B1": 1}), token=await catalogue.token("2481")))[0] == 200

@@ -53,15 +53,16 @@ async def test_a_learner_chats_refines_twice_and_the_suggestions_follow(catalogu
     for s in out["suggestions"]:
         for o in s.get("occurrences", []):
             assert o["distance"] or o["municipality"] in ("Sorsele",), o
-    assert out["question"] and out["question"].endswith("?")
-    asked = out["question"]
+    # At most one question, and only one whose answer would change the suggestions.
+    asked = [q for q in [out["question"]] if q]
+    assert all(q.endswith("?") for q in asked)
 
     status, out2 = await chat(search, "helst på distans", sid)
     assert status == 200 and out2["session_id"] == sid
     courses = [s for s in out2["suggestions"] if s["kind"] == "course"]
     assert courses and all(o["distance"] for s in courses for o in s["occurrences"])
     assert "distans" in out2["understood"]["summary"]
-    assert out2["question"] != asked  # one question at a time, never the same twice
+    assert out2["question"] is None or out2["question"] not in asked  # never the same question twice
     # At a distance from Sorsele: the nearest learning centre comes with the course.
     assert courses[0]["learning_centre"]["name"] == "Lärcentrum Sorsele"
     assert "Lärcentrum Sorsele" in courses[0]["explanation"]
@@ -218,3 +219,14 @@ async def test_apply_from_the_chat_and_a_counsellor_sends_a_plan(catalogue, sear
     assert v["notes"][0]["text"] == "Börja med valideringen i vår." and v["marks"][course["id"]]["mark"] == "pinned"
     async with search.http.get(f"{search.url}/v1/counsellor/sessions") as r:
         assert [s["code"] for s in (await r.json())["items"]] == [code]
+
+
+async def test_chat_turns_are_rate_limited_per_client(catalogue, search):
+    await load_county(catalogue, search, ("2422",))
+    limit = search.settings.chat_rate_per_minute
+    statuses = []
+    for _ in range(limit + 2):
+        status, body = await chat(search, "hej")
+        statuses.append(status)
+    assert statuses[:limit] == [200] * limit and statuses[limit:] == [429, 429]
+    assert body["retry_after_s"] > 0

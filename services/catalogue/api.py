@@ -12,13 +12,14 @@ from services.catalogue import storage
 from services.catalogue.auth import may_push
 from services.catalogue.service import CatalogueService
 from shared.tokens import authenticate
-from shared.http import ApiError, add_health_routes, json_response, make_middlewares
+from shared.http import ApiError, RateLimit, add_health_routes, json_response, make_middlewares
 from shared.openapi import Api
 from shared.reference import municipalities
 
 FEED_TYPES = {"application/json": "json", "text/csv": "csv", "application/csv": "csv"}
 FORMATS = {"emil3", "planned", "csv"}
 SERVICE = web.AppKey("service", CatalogueService)
+PUSH_LIMIT = web.AppKey("push_limit", RateLimit)
 FEED_SCHEMA = {"type": "object", "description": "EMIL3 (Susa-navet) or Planned Educations JSON; CSV per "
                "docs/feed-csv-template.md", "additionalProperties": True}
 
@@ -58,11 +59,12 @@ def create_app(service: CatalogueService) -> web.Application:
     app = web.Application(middlewares=make_middlewares("catalogue"),
                           client_max_size=service.settings.feed_max_bytes)
     app[SERVICE] = service
+    app[PUSH_LIMIT] = RateLimit(service.settings.feed_rate_per_minute)
     add_health_routes(app, {"database": service.db_ready, "broker": service.broker_ready})
     api = Api(app, "Vux Västerbotten catalogue", "Municipal course feeds in, the county's courses, validation "
               "offers and learning centres out.")
     feed_meta = dict(body=FEED_SCHEMA, body_types=("application/json", "text/csv"), query=PushQuery,
-                     response=FeedReport, auth=("bearer",), errors=(400, 403, 404, 409, 422), tags=("feeds",))
+                     response=FeedReport, auth=("bearer",), errors=(400, 403, 404, 409, 422, 429), tags=("feeds",))
     api.route("PUT", "/v1/feeds/{municipality}", push_snapshot, "Replace a municipality's whole feed", **feed_meta)
     api.route("PATCH", "/v1/feeds/{municipality}", push_delta, "Add or change some of a municipality's records",
               **feed_meta)
@@ -94,6 +96,7 @@ async def _push(request: web.Request, mode: str) -> web.Response:
         caller = await authenticate(conn, storage.api_tokens, request.headers.get("Authorization"))
     if caller is None:
         raise ApiError(401, "missing, unknown or revoked API token; send `Authorization: Bearer <token>`")
+    request.app[PUSH_LIMIT].check(f"token:{caller.token_id}")
     code = request.match_info["municipality"]
     if code not in municipalities():
         raise ApiError(404, f"unknown municipality code {code!r}; use one of Västerbotten's SCB codes, "

@@ -5,8 +5,6 @@ never in a URL path or query, so it stays out of access logs; the page keeps it 
 """
 from __future__ import annotations
 
-import time
-from collections import defaultdict, deque
 from pathlib import Path
 from typing import Literal
 
@@ -16,7 +14,7 @@ from pydantic import BaseModel, Field
 from services.search.chat import ChatError, Counsellor
 from shared.events import ApplicantFacts
 from shared.openapi import Api
-from shared.http import ApiError, json_response, read_json_model
+from shared.http import ApiError, RateLimit, json_response, read_json_model
 from shared.reference import municipalities
 
 WEB = Path(__file__).parent / "web"
@@ -75,27 +73,6 @@ class SummaryRequest(BaseModel):
     email: str = Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
     note: str | None = Field(None, max_length=4000)
     lang: Lang | None = None
-
-
-class RateLimit:
-    """At most `per_minute` requests per client in any minute (sliding window, per replica)."""
-
-    def __init__(self, per_minute: int) -> None:
-        self.per_minute = per_minute
-        self.seen: dict[str, deque] = defaultdict(deque)
-
-    def check(self, client: str) -> None:
-        now = time.monotonic()
-        q = self.seen[client]
-        while q and now - q[0] > 60:
-            q.popleft()
-        if len(q) >= self.per_minute:
-            raise ApiError(429, "too many messages in a short time; wait a moment and try again",
-                           retry_after_s=round(60 - (now - q[0]) + 0.5))
-        q.append(now)
-        if len(self.seen) > 50_000:  # forget idle clients
-            for k in [k for k, v in self.seen.items() if not v or now - v[-1] > 60]:
-                del self.seen[k]
 
 
 def add_chat_routes(api: Api, service) -> None:  # noqa: ANN001 - SearchService

@@ -254,8 +254,9 @@ def start_window(start: str | None, today: date) -> tuple[date, date] | None:
 
 def query_text(p: Profile) -> str:
     """What to search for: the learner's own words about work and goals, newest last, with the goal named."""
-    said = " ".join(p.topics).lower()
-    parts = [f"Jag vill bli {g.occupation}." for g in p.goals if g.occupation.lower() not in said] + p.topics
+    # The goal named first and on its own: it is what the courses are for, and the rest of a message
+    # ("bor i Sorsele och kan inte flytta") would otherwise pull towards generic courses.
+    parts = [f"Jag vill bli {g.occupation}." for g in p.goals] + p.topics
     return " ".join(parts)[-1500:]
 
 

@@ -156,33 +156,35 @@ def kind_ok(e: Entry, f: Filters) -> bool:
     return True
 
 
+MAX_OCCURRENCES = 25  # per result; the rest are counted (`more_occurrences`), not listed
+
+
 def course_result(courses: list[Entry], score: float, query: str, f: Filters, today: date) -> dict | None:
     """Courses with the same text (the same course in several municipalities) make one result."""
     if f.school_type:
         courses = [c for c in courses if (c.doc.get("school_type") or "").lower() == f.school_type.lower()]
-    occ = []
-    for c in courses:
-        for o in c.doc.get("occurrences", []):
-            if occurrence_ok(o, f, today):
-                occ.append({
-                    "id": o["id"], "course_id": c.id, "municipality_code": o.get("municipality_code"),
-                    "municipality": _name(o.get("place_municipality_code") or o.get("municipality_code")),
-                    "town": o.get("town"), "start": o.get("start"), "end": o.get("end"),
-                    "pace_percent": o.get("pace_percent"), "distance": o.get("distance", False),
-                    "application_deadline": o.get("application_deadline"),
-                    "continuous_intake": o.get("continuous_intake", False), "url": o.get("url"),
-                    "provider": (c.doc.get("provider") or {}).get("name"),
-                })
-    if not occ:
+    fitting = [(c, o) for c in courses for o in c.doc.get("occurrences", []) if occurrence_ok(o, f, today)]
+    if not fitting:
         return None
     if f.home_municipality in municipalities():
-        occ.sort(key=lambda o: (not o["distance"] and o["municipality_code"] != f.home_municipality,
-                                o["start"] or "9999"))
+        home = f.home_municipality
+        fitting.sort(key=lambda co: (not co[1].get("distance") and co[1].get("municipality_code") != home,
+                                     co[1].get("start") or "9999"))
+    occ = [{
+        "id": o["id"], "course_id": c.id, "municipality_code": o.get("municipality_code"),
+        "municipality": _name(o.get("place_municipality_code") or o.get("municipality_code")),
+        "town": o.get("town"), "start": o.get("start"), "end": o.get("end"),
+        "pace_percent": o.get("pace_percent"), "distance": o.get("distance", False),
+        "application_deadline": o.get("application_deadline"),
+        "continuous_intake": o.get("continuous_intake", False), "url": o.get("url"),
+        "provider": (c.doc.get("provider") or {}).get("name"),
+    } for c, o in fitting[:MAX_OCCURRENCES]]
     first = courses[0].doc
     text = f"{first.get('title', '')}\n{first.get('description', '')}"
     return {"kind": "course", "id": courses[0].id, "title": first.get("title"), "score": round(score, 4),
             "course_code": first.get("code"), "school_type": first.get("school_type"), "area": first.get("area"),
-            "occurrences": occ, "why": why(query, text)}
+            "occurrences": occ, "more_occurrences": max(0, len(fitting) - MAX_OCCURRENCES),
+            "why": why(query, text)}
 
 
 def other_result(e: Entry, score: float, query: str) -> dict:

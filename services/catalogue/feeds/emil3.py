@@ -97,6 +97,11 @@ def parse(doc: dict, municipality: str) -> ParsedFeed:
             except FieldError as exc:
                 feed.reject(rid, exc.field, exc.message)
                 continue
+            except (AttributeError, TypeError, ValueError, KeyError, IndexError):
+                # A shape no field check foresaw (a list where an object belongs, ...): this record only.
+                feed.reject(rid, "content", f"{where} has a field of the wrong type (an object, list, number or "
+                                            "text where another is expected); check it against the EMIL3 format")
+                continue
             feed.add(kind, rid, data)
             if kind == "occurrence":
                 # EMIL3 names providers on the event; our course documents carry one provider.

@@ -85,6 +85,10 @@ def parse(doc, municipality: str) -> ParsedFeed:  # noqa: ANN001
         except FieldError as exc:
             feed.reject(rid, exc.field, exc.message)
             continue
+        except (AttributeError, TypeError, ValueError, KeyError, IndexError):
+            feed.reject(rid, "event", f"{where} has a field of the wrong type (an object, list, number or text where "
+                                      "another is expected); check it against Planned Educations v4")
+            continue
         if course["provider_id"] and course["provider_id"] not in feed.records["provider"]:
             feed.add("provider", course["provider_id"], {
                 "id": course["provider_id"], "name": provider_name, "municipality_code": municipality,
