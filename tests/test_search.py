@@ -26,6 +26,7 @@ async def test_care_backgrounds_in_swedish_english_and_arabic_find_care_courses(
     # Worked as an assistant nurse: Umeå's validation in health and social care comes first.
     assert body["results"][0]["kind"] == "validation" and body["results"][0]["id"] == "v.2480.vård"
     assert body["understood"]["occupations"][0]["role"] == "experience"
+    assert body["understood"]["summary"].startswith("har arbetat som undersköterska")
     hit = next(r for r in body["results"] if r["kind"] == "course")
     assert hit["course_code"] and hit["occurrences"][0]["municipality"] == "Umeå" and "why" in hit
 

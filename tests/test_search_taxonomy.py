@@ -29,3 +29,23 @@ def test_different_courses_with_the_same_text_stay_apart_and_the_asked_code_come
     out = results(idx, ranked, "Jag vill läsa BBB01", Filters(), 10, {"course"}, date(2026, 11, 1))
     assert [r["course_code"] for r in out] == ["BBB01", "AAA01"]
     assert len(out[1]["occurrences"]) == 2  # AAA01 offered by two municipalities: one result
+
+
+def test_skills_named_in_swedish_text_are_understood_also_in_definite_form():
+    from services.search.taxonomy import named_skills
+
+    got = named_skills("Jag har jobbat inom äldreomsorgen i fem år, mest med demensvård och omvårdnad.")
+    assert got[:3] == ["Äldreomsorg", "Demensvård", "Omvårdnad"] or set(got) >= {"Äldreomsorg", "Demensvård",
+                                                                                   "Omvårdnad"}
+    assert "Demensvård, specialistområde för sjuksköterska" not in got  # the plain label, once
+    assert named_skills("Jag vill läsa på distans") == []
+
+
+def test_understood_reads_like_a_counsellor_would_say_it():
+    from datetime import date
+
+    from services.search.assistant import understood
+    from services.search.profile import Profile, read_message
+
+    p = read_message(Profile(), "Jag har jobbat som undersköterska inom äldreomsorgen i fem år", date(2026, 11, 27))
+    assert understood(p, "sv")["summary"] == "har arbetat som undersköterska i 5 år och har erfarenhet av äldreomsorg"

@@ -40,6 +40,8 @@ def understood(p: Profile, lang: str) -> dict:
         if job.years:
             s += " " + t(lang, "r_years", n=job.years)
         facts.append(s)
+    if p.skills:
+        facts.append(t(lang, "r_skills", skills=", ".join(x.lower() for x in p.skills)))
     facts += [t(lang, "r_goal", occ=g.occupation.lower()) for g in p.goals]
     if p.home_municipality:
         facts.append(t(lang, "r_lives", place=place_name(p.home_municipality)))
@@ -60,6 +62,7 @@ def understood(p: Profile, lang: str) -> dict:
     return {
         "experience": [j.model_dump() for j in p.experience],
         "goals": [j.model_dump() for j in p.goals],
+        "skills": list(p.skills),
         "home_municipality": {"code": p.home_municipality, "name": place_name(p.home_municipality)}
         if p.home_municipality else None,
         "constraints": {k: v for k, v in p.model_dump(include={"can_move", "travel", "distance", "pace", "start",

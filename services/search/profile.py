@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from services.search.taxonomy import named_occupations
+from services.search.taxonomy import named_occupations, named_skills
 from shared.reference import municipalities
 
 Lang = Literal["sv", "en", "ar", "so", "fa"]
@@ -37,6 +37,7 @@ class Profile(BaseModel):
     pace: Literal["full", "part"] | None = None
     start: Literal["now", "autumn", "spring", "next_year"] | None = None
     swedish: Literal["sfi", "basic", "good"] | None = None
+    skills: list[str] = Field(default_factory=list, description="JobTech skills named in what the learner wrote")
     topics: list[str] = Field(default_factory=list, description="the learner's own words about work and goals")
     asked: list[str] = Field(default_factory=list, description="questions asked so far, in order")
 
@@ -129,6 +130,7 @@ def read_message(profile: Profile, message: str, today: date) -> Profile:  # noq
             p.experience.append(job)
     if years is not None and p.experience and p.experience[-1].years is None:
         p.experience[-1].years = years
+    p.skills = list(dict.fromkeys(p.skills + named_skills(message)))[:8]
 
     # Where the learner lives: "bor i Lycksele", "jag bor i Lycksele nu", or a bare answer.
     place = _municipality_in(text)

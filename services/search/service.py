@@ -15,7 +15,8 @@ import aiohttp
 import numpy as np
 from prometheus_client import Gauge
 
-from services.search import ranking, storage
+from services.search import assistant, ranking, storage
+from services.search.profile import Profile, detect_language, read_message
 from services.search.chat import Chat
 from services.search.embedder import Embedder, text_key
 from services.search.index import SearchIndex, doc_text
@@ -251,9 +252,15 @@ class SearchService(BusService):
         ranked = ranking.fuse(self.index, qvec, text, depth=depth, lexical_weight=self.settings.lexical_weight,
                               title_weight=self.settings.title_weight, subject_weight=self.settings.subject_weight)
         results = ranking.results(self.index, ranked, text, filters, limit, kinds, date.today())
-        understood = named_occupations(text)
-        if "validation" in kinds and understood:
-            worked = {o["ssyk4"] for o in understood if o["role"] == "experience"}
+        occupations = named_occupations(text)
+        if "validation" in kinds and occupations:
+            worked = {o["ssyk4"] for o in occupations if o["role"] == "experience"}
             results = ranking.validation_first(self.index, results, worked, text, filters, limit)
-        return {"results": results, "understood": {"occupations": understood},
+        # The same reading the assistant uses: years, skills, place, in words a counsellor can read aloud.
+        profile = read_message(Profile(), text, date.today())
+        lang = detect_language(text)
+        understood = {"occupations": occupations, "skills": profile.skills,
+                      "experience": [j.model_dump() for j in profile.experience],
+                      "summary": assistant.understood(profile, lang)["summary"]}
+        return {"results": results, "understood": understood,
                 "took_ms": round((time.perf_counter() - t0) * 1000, 1)}

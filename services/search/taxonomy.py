@@ -78,3 +78,43 @@ def named_occupations(text: str, limit: int = 5) -> list[dict]:
         if len(out) == limit:
             break
     return out
+
+
+SKILLS = Path(__file__).parent / "data" / "skills.jsonl"
+
+
+@lru_cache(maxsize=1)
+def _skills_by_first_word() -> dict[str, list[tuple[tuple[str, ...], str]]]:
+    """Skill labels as word tuples (the part before a comma or parenthesis), indexed by first word."""
+    out: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+    with open(SKILLS, encoding="utf-8") as f:
+        for r in map(json.loads, f):
+            head = re.split(r"[,(]", r["skill"])[0]
+            words = tuple(_word.findall(head.lower()))
+            if words and len(" ".join(words)) >= 5:
+                out.setdefault(words[0][:6], []).append((words, r["skill"]))
+    # One label per wording: "Demensvård" rather than "Demensvård, specialistområde för sjuksköterska".
+    for key, items in out.items():
+        best: dict[tuple[str, ...], str] = {}
+        for words, label in items:
+            if words not in best or len(label) < len(best[words]):
+                best[words] = label
+        out[key] = list(best.items())
+    return out
+
+
+def _same_word(token: str, word: str) -> bool:
+    # "äldreomsorgen" is "äldreomsorg": Swedish definite and plural endings on a long enough word.
+    return token == word or (len(word) >= 6 and token.startswith(word) and len(token) - len(word) <= 3)
+
+
+def named_skills(text: str, limit: int = 6) -> list[str]:
+    """JobTech skills whose label (or its form with a Swedish ending) stands in the text, longest first."""
+    tokens = _word.findall(text.lower())
+    index = _skills_by_first_word()
+    found: dict[str, int] = {}
+    for i, tok in enumerate(tokens):
+        for words, label in index.get(tok[:6], ()):
+            if i + len(words) <= len(tokens) and all(_same_word(tokens[i + k], w) for k, w in enumerate(words)):
+                found[label] = max(found.get(label, 0), len(" ".join(words)))
+    return sorted(found, key=lambda lb: -found[lb])[:limit]
