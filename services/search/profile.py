@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, timedelta
+from functools import lru_cache
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -87,7 +88,13 @@ _YEARS_AR = re.compile(r"(?:منذ|لمدة|مدة)?\s*(\d{1,2})\s*(?:سنوات
 
 
 def _has(text: str, *phrases: str) -> bool:
-    return any(re.search(rf"(?<!\w){re.escape(p)}(?!\w)", text) for p in phrases)
+    return _phrases(phrases).search(text) is not None
+
+
+@lru_cache(maxsize=256)
+def _phrases(phrases: tuple[str, ...]) -> re.Pattern:
+    """One compiled pattern per list of phrases, each a whole word or words."""
+    return re.compile("|".join(rf"(?<!\w){re.escape(p)}(?!\w)" for p in phrases))
 
 
 def _municipality_in(text: str) -> str | None:

@@ -6,6 +6,7 @@ restart does not re-embed; an empty or stale index catches up by paging the cata
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from pathlib import Path
@@ -66,6 +67,7 @@ class SearchService(BusService):
                                              self.embedder.signature)
         log.info("index loaded: %d documents, position %s", len(self.index), self.index.position)
         self._count()
+        gc.freeze()
         self.spawn(self._catch_up_forever(), "search-catch-up")
         self.spawn(self._purge_forever(), "chat-retention")
         self.relay.start()
@@ -156,6 +158,9 @@ class SearchService(BusService):
         await asyncio.sleep(2.0)  # gather a burst of changes into one save
         async with self._lock:
             await asyncio.to_thread(self.index.save, self.settings.index_path())
+        # The index is hundreds of thousands of long-lived objects; leaving them out of the cyclic
+        # garbage collector's full passes removes 30-50 ms pauses from the query path.
+        gc.freeze()
 
     async def _catch_up_forever(self) -> None:
         delay = 1.0
