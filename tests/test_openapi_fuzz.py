@@ -40,7 +40,9 @@ def running(tmp_path_factory):
             assert "Traceback" not in system.log(s), system.log(s)[-4000:]
 
 
-FUZZ = settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+# Derandomised: CI sees the same requests each run (random runs found the bugs fixed so far).
+FUZZ = settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None,
+                derandomize=True)
 
 
 @pytest.mark.parametrize("service", SERVICES)

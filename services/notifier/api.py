@@ -13,12 +13,13 @@ from shared.http import ApiError, add_health_routes, json_response, make_middlew
 
 SERVICE = web.AppKey("service", NotifierService)
 STATUSES = ("pending", "sending", "sent", "retry", "failed", "cancelled")
+MAX_ID = 2**63  # ids are 64-bit integers
 
 
 class DeliveryQuery(BaseModel):
     status: Literal["pending", "sending", "sent", "retry", "failed", "cancelled"] | None = None
     limit: int = Field(100, ge=1, le=1000)
-    cursor: int | None = Field(None, description="the `next` of the previous page")
+    cursor: int | None = Field(None, ge=0, lt=2**63, description="the `next` of the previous page")
 
 
 def create_app(service: NotifierService) -> web.Application:
@@ -49,6 +50,8 @@ async def list_deliveries(request: web.Request) -> web.Response:
         raise ApiError(400, "limit and cursor must be whole numbers") from None
     if not 1 <= limit <= 1000:
         raise ApiError(400, "limit must be between 1 and 1000")
+    if after is not None and not 0 <= after < MAX_ID:
+        raise ApiError(400, "cursor is not one this API gave out; start again without it")
     return json_response(await request.app[SERVICE].list_deliveries(status, limit, after))
 
 
@@ -58,6 +61,8 @@ async def resend(request: web.Request) -> web.Response:
         delivery_id = int(request.match_info["id"])
     except ValueError:
         raise ApiError(404, "no delivery with that id") from None
+    if not 0 < delivery_id < MAX_ID:  # beyond a database integer: there is no such row
+        raise ApiError(404, "no delivery with that id")
     out = await request.app[SERVICE].resend(delivery_id)
     if "error" in out:
         raise ApiError(out["status_code"], out["error"])
