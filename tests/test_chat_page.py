@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from services.catalogue.demo import municipality_feed
-from tests.feeds import bundle, info, s
+from tests.feeds import bundle, info
 from tests.test_chat import FIRST, load_county, make_counsellor, sent_to
 
 pytestmark = [pytest.mark.slow, pytest.mark.parametrize("db_factory", ["sqlite"], indirect=True)]
