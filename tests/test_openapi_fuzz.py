@@ -36,8 +36,13 @@ def running(tmp_path_factory):
     finally:
         system.stop_all()
         asyncio.run(system.delete_queues())
+        secrets = [t for t in getattr(system, "tokens", {}).values()]
         for s in SERVICES:  # a traceback in a log is a server error even when the answer was a 4xx
-            assert "Traceback" not in system.log(s), system.log(s)[-4000:]
+            log = system.log(s)
+            assert "Traceback" not in log, log[-4000:]
+            # No secret in any log line: neither the tokens used on every request nor their secret part.
+            for token in secrets:
+                assert token not in log and token.rsplit("_", 1)[-1] not in log, f"{s} logged a token"
 
 
 # Derandomised: CI sees the same requests each run (random runs found the bugs fixed so far).
