@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import asyncio
+import math
+import signal
 import socket
+import subprocess
 import time
 from pathlib import Path
 
@@ -37,4 +40,16 @@ async def wait_ready(http: aiohttp.ClientSession, url: str, timeout: float = 300
 
 
 def percentile(sorted_values: list[float], q: float) -> float:
-    return sorted_values[max(0, int(round(len(sorted_values) * q)) - 1)]
+    """Nearest-rank percentile of an ascending list."""
+    return sorted_values[max(0, math.ceil(len(sorted_values) * q) - 1)]
+
+
+def stop(procs: list[subprocess.Popen]) -> None:
+    """SIGTERM every service process, wait for a clean stop, kill what does not stop."""
+    for p in procs:
+        p.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            p.kill()

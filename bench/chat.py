@@ -11,7 +11,6 @@ import argparse
 import asyncio
 import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -26,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from _common import free_port, percentile, wait_ready  # noqa: E402
+from _common import free_port, percentile, stop, wait_ready  # noqa: E402
 
 from services.catalogue import demo  # noqa: E402
 from shared.reference import municipalities  # noqa: E402
@@ -87,13 +86,7 @@ async def run(conversations: int) -> dict:
                         print(f"{lat[-1]:.0f} ms {len(message)} chars {out.get('took_ms')}", file=sys.stderr)
                     session = out["session_id"]
     finally:
-        for p in procs:
-            p.send_signal(signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop(procs)
     lat = lat[3:]  # the first turns warm caches up
     lat.sort()
     return {"turns": len(lat), "p50_ms": round(statistics.median(lat), 1), "p95_ms": round(percentile(lat, 0.95), 1)}

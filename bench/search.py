@@ -13,7 +13,6 @@ import argparse
 import asyncio
 import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -29,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from _common import free_port, wait_ready  # noqa: E402
+from _common import free_port, percentile, stop, wait_ready  # noqa: E402
 
 from services.catalogue import demo  # noqa: E402
 
@@ -129,14 +128,8 @@ async def run(n_occ: int, n_courses: int, queries: list[str]) -> dict:
             rss = rss_mb(procs[1].pid)
             quality = dev_quality(sbase) if n_courses >= 1094 else {}
     finally:
-        for p in procs:
-            p.send_signal(signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                p.kill()
-    q95 = lat[max(0, int(len(lat) * 0.95) - 1)]
+        stop(procs)
+    q95 = percentile(lat, 0.95)
     return {"occurrences": n_occ, "courses": n_courses, "p50_ms": round(statistics.median(lat), 1),
             "p95_ms": round(q95, 1), "texts_per_s": round(n_courses / build_s, 1), "build_s": round(build_s, 1),
             "rss_mb": round(rss, 1), "freshness_p95_s": round(sorted(fresh)[-1], 2), "queries": len(lat), **quality}

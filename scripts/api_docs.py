@@ -6,7 +6,6 @@ when a checked-in document differs from what the code generates.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import json
 import sys
 from pathlib import Path
@@ -32,8 +31,8 @@ PRODUCED_BY = {
 }
 
 
-def _service(name: str):  # noqa: ANN202
-    """A service object, built but not started (no connection is made)."""
+def service_object(name: str, **settings):  # noqa: ANN003, ANN202
+    """A service object, built but not started (no connection is made); `settings` override the defaults."""
     import importlib
 
     settings_mod = importlib.import_module(f"services.{name}.settings")
@@ -41,13 +40,14 @@ def _service(name: str):  # noqa: ANN202
     settings_cls = next(v for k, v in vars(settings_mod).items() if k.endswith("Settings") and k != "ServiceSettings")
     service_cls = next(v for k, v in vars(service_mod).items() if k.endswith("Service") and k != "BusService"
                        and isinstance(v, type))
-    return service_cls(settings_cls(database_url="sqlite+aiosqlite:///:memory:", instance_name="REPLICA"))
+    defaults = {"database_url": "sqlite+aiosqlite:///:memory:", "instance_name": "REPLICA"}
+    return service_cls(settings_cls(**{**defaults, **settings}))
 
 
 def openapi(name: str) -> dict:
     import importlib
 
-    service = _service(name)
+    service = service_object(name)
     app = importlib.import_module(f"services.{name}.api").create_app(service)
     route = next(r for r in app.router.routes() if r.resource and r.resource.canonical == "/openapi.json")
     resp = asyncio.run(route.handler(None))
@@ -56,17 +56,10 @@ def openapi(name: str) -> dict:
 
 def subscriptions() -> dict[str, list[tuple[str, str]]]:
     """event type -> [(service, queue)] from each service's handler registration."""
-    import importlib
-
     out: dict[str, list[tuple[str, str]]] = {}
     for name in SERVICES:
-        try:
-            handlers = importlib.import_module(f"services.{name}.handlers")
-        except ModuleNotFoundError:
-            continue
-        service = _service(name)
-        replica = ["REPLICA"] if len(inspect.signature(handlers.register).parameters) == 3 else []
-        handlers.register(service.bus, service, *replica)
+        service = service_object(name)
+        service.register_handlers()
         for sub in service.bus.subscriptions:
             for key in sub.routing_keys:
                 for ev in EVENT_TYPES:

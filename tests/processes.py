@@ -131,37 +131,15 @@ class System:
 
     async def delete_queues(self) -> None:
         """Remove this run's queues from the shared broker."""
-        import importlib
-        import inspect
-
-        import aio_pika
+        from scripts.api_docs import service_object
+        from tests.conftest import delete_queues
 
         names = []
         for p in self.procs.values():
             env = self.env_for(p.service, p.name, p.port)
-            settings_mod = importlib.import_module(f"services.{p.service}.settings")
-            settings_cls = next(v for k, v in vars(settings_mod).items()
-                                if k.endswith("Settings") and k != "ServiceSettings")
-            from shared.bus import Bus
-
-            s = settings_cls(events_exchange=env["EVENTS_EXCHANGE"], queue_prefix=env["QUEUE_PREFIX"],
-                             retry_delays_s=[0.3, 1.0])
-            bus = Bus(self.amqp_url, producer=p.service, exchange=s.events_exchange, queue_prefix=s.queue_prefix,
-                      retry_delays_s=s.retry_delays_s)
-            try:
-                handlers = importlib.import_module(f"services.{p.service}.handlers")
-            except ModuleNotFoundError:
-                continue
-            replica = [p.name] if len(inspect.signature(handlers.register).parameters) == 3 else []
-            handlers.register(bus, object(), *replica)
-            names += [n for sub in bus.subscriptions for n in bus.queue_names(sub.queue).values()]
-        conn = await aio_pika.connect(self.amqp_url)
-        try:
-            for n in set(names):
-                ch = await conn.channel()
-                try:
-                    await ch.queue_delete(n)
-                except Exception:  # noqa: BLE001 - already gone
-                    pass
-        finally:
-            await conn.close()
+            service = service_object(p.service, events_exchange=env["EVENTS_EXCHANGE"],
+                                     queue_prefix=env["QUEUE_PREFIX"], instance_name=p.name,
+                                     retry_delays_s=[0.3, 1.0])
+            service.register_handlers()
+            names += [n for sub in service.bus.subscriptions for n in service.bus.queue_names(sub.queue).values()]
+        await delete_queues(names)

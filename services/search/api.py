@@ -4,11 +4,11 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import BaseModel, Field, field_validator
 
-from services.search.chat_api import add_chat_routes, add_security_headers
+from services.search.chat_api import add_chat_routes, add_security_headers, learner_text
 from services.search.ranking import Filters
 from services.search.service import SearchService
 from shared.openapi import Api
-from shared.http import ApiError, add_health_routes, json_response, make_middlewares, read_json_model
+from shared.http import add_health_routes, json_response, make_middlewares, read_json_model
 
 SERVICE = web.AppKey("service", SearchService)
 
@@ -44,16 +44,7 @@ def create_app(service: SearchService) -> web.Application:
 async def search(request: web.Request) -> web.Response:
     service = request.app[SERVICE]
     body = await read_json_model(request, SearchRequest)
-    text = " ".join(body.text.split())
-    if not text:
-        raise ApiError(400, "text is empty: write something about yourself or what you are looking for")
-    if service.index is None or service.embedder is None:
-        raise ApiError(503, "the search index is still loading; try again in a moment")
-    notice = None
-    cap = service.settings.max_query_chars
-    if len(text) > cap:
-        text = text[:cap]
-        notice = f"the text was longer than {cap} characters; only the first {cap} were used"
+    text, notice = learner_text(service, body.text, "text")
     out = await service.search(text, body.limit, body.filters, set(body.kinds))
     if notice:
         out["notice"] = notice

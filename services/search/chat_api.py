@@ -75,10 +75,23 @@ class SummaryRequest(BaseModel):
     lang: Lang | None = None
 
 
+def learner_text(service, raw: str, field: str) -> tuple[str, str | None]:  # noqa: ANN001 - SearchService
+    """What a learner wrote, ready to search: whitespace folded, capped (with a notice saying so);
+    400 when empty, 503 while the index loads. /v1/search and /v1/chat both take text this way."""
+    text = " ".join(raw.split())
+    if not text:
+        raise ApiError(400, f"{field} is empty: write something about yourself or what you are looking for")
+    if service.index is None or service.embedder is None:
+        raise ApiError(503, "the search index is still loading; try again in a moment")
+    cap = service.settings.max_query_chars
+    if len(text) > cap:
+        return text[:cap], f"the {field} was longer than {cap} characters; only the first {cap} were used"
+    return text, None
+
+
 def add_chat_routes(api: Api, service) -> None:  # noqa: ANN001 - SearchService
     chat = service.chat
     limit = RateLimit(service.settings.chat_rate_per_minute)
-    cap = service.settings.max_query_chars
 
     async def guarded(coro):  # noqa: ANN001, ANN202
         try:
@@ -89,15 +102,7 @@ def add_chat_routes(api: Api, service) -> None:  # noqa: ANN001 - SearchService
     async def post_chat(request: web.Request) -> web.Response:
         limit.check(request.remote or "?")
         body = await read_json_model(request, ChatRequest)
-        message = " ".join(body.message.split())
-        if not message:
-            raise ApiError(400, "message is empty: write something about yourself or what you are looking for")
-        if service.index is None or service.embedder is None:
-            raise ApiError(503, "the search index is still loading; try again in a moment")
-        notice = None
-        if len(message) > cap:
-            message = message[:cap]
-            notice = f"the message was longer than {cap} characters; only the first {cap} were used"
+        message, notice = learner_text(service, body.message, "message")
         out = await guarded(chat.turn(body.session_id, message, body.lang))
         if notice:
             out["notice"] = notice

@@ -150,7 +150,6 @@ class SearchService(BusService):
         INDEX_TEXTS.set(len(self.index.vectors))
 
     def _schedule_save(self) -> None:
-        self._count()
         if self._save_task is None or self._save_task.done():
             self._save_task = self.spawn(self._save_soon(), "search-save")
 
@@ -158,6 +157,7 @@ class SearchService(BusService):
         await asyncio.sleep(2.0)  # gather a burst of changes into one save
         async with self._lock:
             await asyncio.to_thread(self.index.save, self.settings.index_path())
+            self._count()  # once per burst, not per event
         # The index is hundreds of thousands of long-lived objects; leaving them out of the cyclic
         # garbage collector's full passes removes 30-50 ms pauses from the query path.
         gc.freeze()
@@ -238,7 +238,8 @@ class SearchService(BusService):
         """
         if self.index is None or self.embedder is None:
             raise RuntimeError("the search index is still loading")
-        out = (await self.search(text, limit, ranking.Filters(**filters), {"course", "validation"}))["results"]
+        out = (await self.search(text, limit, ranking.Filters(**filters), {"course", "validation"},
+                                 understand=False))["results"]
         best = max((r["score"] for r in out if r["kind"] == "course"), default=1.0)
         return [r for r in out if r["kind"] != "validation" or r["score"] >= min(best, 1.0)]
 
@@ -250,7 +251,9 @@ class SearchService(BusService):
     def known_occurrence(self, occurrence_id: str) -> bool:
         return self.index is not None and self.index.has_occurrence(occurrence_id)
 
-    async def search(self, text: str, limit: int, filters: ranking.Filters, kinds: set[str]) -> dict:
+    async def search(self, text: str, limit: int, filters: ranking.Filters, kinds: set[str],
+                     understand: bool = True) -> dict:
+        """Ranked results; with `understand`, also what the text says (the assistant reads that itself)."""
         t0 = time.perf_counter()
         qvec = await self.embedder.query(text)
         depth = max(100, limit * 10)
@@ -261,11 +264,11 @@ class SearchService(BusService):
         if "validation" in kinds and occupations:
             worked = {o["ssyk4"] for o in occupations if o["role"] == "experience"}
             results = ranking.validation_first(self.index, results, worked, text, filters, limit)
-        # The same reading the assistant uses: years, skills, place, in words a counsellor can read aloud.
-        profile = read_message(Profile(), text, date.today())
-        lang = detect_language(text)
-        understood = {"occupations": occupations, "skills": profile.skills,
-                      "experience": [j.model_dump() for j in profile.experience],
-                      "summary": assistant.understood(profile, lang)["summary"]}
+        understood = {"occupations": occupations}
+        if understand:
+            # The same reading the assistant uses: years, skills, place, in words a counsellor can read aloud.
+            profile = read_message(Profile(), text, date.today())
+            understood.update({"skills": profile.skills, "experience": [j.model_dump() for j in profile.experience],
+                               "summary": assistant.understood(profile, detect_language(text))["summary"]})
         return {"results": results, "understood": understood,
                 "took_ms": round((time.perf_counter() - t0) * 1000, 1)}
