@@ -23,6 +23,7 @@ PRODUCED_BY = {
     "validation_offer.upserted": "catalogue", "validation_offer.withdrawn": "catalogue",
     "learning_centre.upserted": "catalogue", "learning_centre.withdrawn": "catalogue",
     "application.submitted": "search", "chat.turn_observed": "search", "guidance.summary_requested": "search",
+    "applicant.erasure_requested": "search",
     "application.received": "allocation", "application.waitlisted": "allocation",
     "application.rejected": "allocation", "applicant.erased": "allocation",
     "offer.made": "allocation", "offer.reminder": "allocation", "offer.accepted": "allocation",

@@ -197,6 +197,14 @@ class ErasedPayload(Model):
     application_id: str
 
 
+class ErasureRequestedPayload(Model):
+    """A learner was forgotten by the assistant: what was sent from their conversation goes too
+    (the applications, and the e-mailed plans the notifier keeps under `chat:` + the code)."""
+
+    chat_session: str = Field(description="the conversation's code, as in GuidanceSummaryPayload.session_id")
+    submission_ids: list[str] = Field(default_factory=list, max_length=1000)
+
+
 class PlanItem(Model):
     kind: Literal["validation", "course", "learning_centre"]
     title: str
@@ -347,6 +355,14 @@ class ApplicantErased(Envelope):
     payload: ErasedPayload
 
 
+class ApplicantErasureRequested(Envelope):
+    """Command from the assistant to the allocation service."""
+
+    type: Literal["applicant.erasure_requested"] = "applicant.erasure_requested"
+    version: Literal[1] = 1
+    payload: ErasureRequestedPayload
+
+
 class ChatTurnObserved(Envelope):
     type: Literal["chat.turn_observed"] = "chat.turn_observed"
     version: Literal[1] = 1
@@ -388,6 +404,7 @@ EVENT_TYPES: tuple[type[Envelope], ...] = (
     ApplicationWaitlisted,
     ApplicationRejected,
     ApplicantErased,
+    ApplicantErasureRequested,
     ChatTurnObserved,
     GuidanceSummaryRequested,
     TestPing,

@@ -70,6 +70,17 @@ async def add_events(conn: AsyncConnection, table: Table, events: Iterable[Envel
     return len(rows)
 
 
+async def forget_published(conn: AsyncConnection, table: Table, marks: Iterable[str]) -> int:
+    """Erasure: delete already-published events that mention any of `marks` (an application or
+    submission id). Published rows are kept only briefly, so this looks at few rows."""
+    needles = [m.encode() for m in marks if m]
+    rows = (await conn.execute(select(table.c.id, table.c.body).where(table.c.published_at.is_not(None)))).all()
+    ids = [r.id for r in rows if any(n in r.body for n in needles)]
+    if ids:
+        await conn.execute(delete(table).where(table.c.id.in_(ids)))
+    return len(ids)
+
+
 async def claim_event(conn: AsyncConnection, table: Table, consumer: str, event_id: str) -> bool:
     """Record that `consumer` handles `event_id` in the caller's transaction; False if it already did."""
     dialect = conn.dialect.name

@@ -220,6 +220,22 @@ async def test_apply_from_the_chat_and_a_counsellor_sends_a_plan(catalogue, sear
     async with search.http.get(f"{search.url}/v1/counsellor/sessions") as r:
         assert [s["code"] for s in (await r.json())["items"]] == [code]
 
+    # Sara asks to be forgotten in the chat: the conversation, her application and both e-mails' contents go.
+    application_id = apps[0]["application_id"]
+    async with search.http.delete(f"{search.url}/v1/chat/session", headers={"X-Chat-Session": sid}) as r:
+        assert r.status == 200
+    for _ in range(100):
+        status, view = await allocation.call("GET", f"/v1/applications/{application_id}")
+        async with notifier.service.engine.connect() as conn:
+            left = (await conn.execute(select(deliveries.c.recipient).where(deliveries.c.recipient != ""))).all()
+        if view["status"] == "erased" and not left:
+            break
+        await asyncio.sleep(0.1)
+    assert view["status"] == "erased" and view["email"] is None and view["name"] is None, view
+    assert left == []
+    async with search.http.get(base) as r:
+        assert r.status == 404
+
 
 async def test_chat_turns_are_rate_limited_per_client(catalogue, search):
     await load_county(catalogue, search, ("2422",))

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 
 from shared.bus import Bus
-from shared.events import ApplicationSubmitted, ChatTurnObserved, CourseUpserted, CourseWithdrawn, Envelope
+from shared.events import ApplicantErasureRequested, ApplicationSubmitted, ChatTurnObserved, CourseUpserted, CourseWithdrawn, Envelope
 
 log = logging.getLogger(__name__)
 
@@ -19,8 +19,13 @@ def register(bus: Bus, service) -> None:  # noqa: ANN001 - AllocationService (im
         elif isinstance(event, CourseWithdrawn):
             await service.withdraw_course(event.payload.id, event_id=str(event.event_id))
 
-    @bus.subscribe("allocation.applications", ["application.submitted"])
+    # Erasure shares the submissions' queue so it comes after the submission it forgets.
+    @bus.subscribe("allocation.applications", ["application.submitted", "applicant.erasure_requested"])
     async def on_application(event: Envelope) -> None:
+        if isinstance(event, ApplicantErasureRequested):
+            n = await service.erase_submissions(event.payload.submission_ids)
+            log.info("erasure requested from a conversation: %d application(s) forgotten", n)
+            return
         if not isinstance(event, ApplicationSubmitted):
             return
         try:

@@ -29,7 +29,7 @@ from shared.events import (
     WaitlistedPayload, WaitlistPosition,
 )
 from shared.logs import correlation_id
-from shared.outbox import OutboxRelay, add_events, claim_event
+from shared.outbox import OutboxRelay, add_events, claim_event, forget_published
 from shared.reference import municipalities
 
 log = logging.getLogger(__name__)
@@ -282,14 +282,34 @@ class AllocationService(BusService):
             row = (await conn.execute(select(app).where(app.c.id == application_id))).first()
             if row is None:
                 raise Problem(404, "no application with that id")
-            # The seat is freed; no withdrawal notice goes to someone who asked to be forgotten.
-            await self._withdraw_offers(conn, storage.offers.c.application_id == application_id, notify=False)
-            await conn.execute(update(app).where(app.c.id == application_id).values(
-                name=None, email=None, email_key=None, education_level=None, employment=None, status="erased",
-                erased_at=storage.now()))
-            await self._commit_events(conn, [self._ev(ApplicantErased, ErasedPayload(application_id=application_id))])
+            await self._erase(conn, row)
         self.relay.notify()
         return {"application_id": application_id, "status": "erased"}
+
+    async def erase_submissions(self, submission_ids: list[str]) -> int:
+        """The assistant's erasure command: forget the applications sent from a forgotten conversation.
+        Repeating it changes nothing; a submission that never became an application has nothing to forget."""
+        app = storage.applications
+        if not submission_ids:
+            return 0
+        async with self.writer.begin() as conn:
+            rows = (await conn.execute(select(app).where(app.c.submission_id.in_(submission_ids),
+                                                         app.c.erased_at.is_(None)))).all()
+            for row in rows:
+                await self._erase(conn, row)
+        self.relay.notify()
+        return len(rows)
+
+    async def _erase(self, conn: AsyncConnection, row) -> None:  # noqa: ANN001
+        app = storage.applications
+        # The seat is freed; no withdrawal notice goes to someone who asked to be forgotten.
+        await self._withdraw_offers(conn, storage.offers.c.application_id == row.id, notify=False)
+        await conn.execute(update(app).where(app.c.id == row.id).values(
+            name=None, email=None, email_key=None, education_level=None, employment=None, status="erased",
+            erased_at=storage.now()))
+        # Events already sent still hold the name and address in the outbox for a while: those go too.
+        await forget_published(conn, storage.outbox, [row.id, row.submission_id])
+        await self._commit_events(conn, [self._ev(ApplicantErased, ErasedPayload(application_id=row.id))])
 
     # --- rounds -------------------------------------------------------------------------------
 

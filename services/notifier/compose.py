@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from email_validator import EmailNotValidError, validate_email
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound, select_autoescape
 
-from shared.events import Envelope
+from shared.events import Envelope, GuidanceSummaryPayload
 from shared.reference import municipalities
 
 TEMPLATE_FOR = {
@@ -44,6 +44,15 @@ _control = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
 
 class Undeliverable(ValueError):
     """This e-mail can never be sent (bad address, missing template): recorded as failed, not retried."""
+
+
+def whose(payload) -> str | None:  # noqa: ANN001
+    """Whom a delivery is about, for erasure: the application, or `chat:CODE` for a counsellor's plan."""
+    if getattr(payload, "application_id", None):
+        return payload.application_id
+    if isinstance(payload, GuidanceSummaryPayload):
+        return f"chat:{payload.session_id}"
+    return None
 
 
 @dataclass
@@ -119,7 +128,7 @@ class Composer:
              ("Content-Language", lang),
              ("Auto-Submitted", "auto-generated")],
             text=body, html=html, boundary=mid.strip("<>").split("@")[0])
-        return Mail(template, lang, address, subject, mid, raw, getattr(p, "application_id", None))
+        return Mail(template, lang, address, subject, mid, raw, whose(p))
 
 
 def _encode_word(value: str) -> str:

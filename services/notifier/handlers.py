@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from services.notifier.compose import TEMPLATE_FOR
 from shared.bus import Bus
-from shared.events import ApplicantErased, Envelope
+from shared.events import ApplicantErased, ApplicantErasureRequested, Envelope
 
 
 def register(bus: Bus, service) -> None:  # noqa: ANN001 - NotifierService (import cycle)
@@ -11,7 +11,9 @@ def register(bus: Bus, service) -> None:  # noqa: ANN001 - NotifierService (impo
     async def on_mail_event(event: Envelope) -> None:
         await service.record(event)
 
-    @bus.subscribe("notifier.erasure", ["applicant.erased"])
+    @bus.subscribe("notifier.erasure", ["applicant.erased", "applicant.erasure_requested"])
     async def on_erased(event: Envelope) -> None:
         if isinstance(event, ApplicantErased):
             await service.erase(event.payload.application_id)
+        elif isinstance(event, ApplicantErasureRequested):  # a forgotten conversation's e-mailed plans
+            await service.erase(f"chat:{event.payload.chat_session}")

@@ -9,7 +9,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from services.notifier import storage
-from services.notifier.compose import Composer, Undeliverable
+from services.notifier.compose import Composer, Undeliverable, whose
 from services.notifier.sender import Sender
 from services.notifier.settings import NotifierSettings
 from shared.service import BusService
@@ -105,7 +105,7 @@ class NotifierService(BusService):
             ins = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(d)
             await conn.execute(ins.values(
                 event_id=str(event.event_id), event_type=event.type, template=TEMPLATE_FOR.get(event.type, "-"),
-                application_id=getattr(event.payload, "application_id", None),
+                application_id=whose(event.payload),
                 recipient=str(getattr(event.payload.contact, "email", ""))[:254], lang="sv", subject="",
                 message_id="", raw=b"", status="failed", attempts=0, last_error=reason, possible_duplicate=False,
                 next_attempt_at=storage.now(), created_at=storage.now(), correlation_id=event.correlation_id,

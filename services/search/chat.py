@@ -24,11 +24,12 @@ from services.search.assistant import t
 from services.search.profile import Profile, detect_language, next_question, query_text, read_message, search_filters
 from shared.db import Writer, aware
 from shared.events import (
-    ApplicantFacts, ApplicationForm, ApplicationSubmitted, ChatTurnObserved, ChatTurnPayload, Contact,
+    ApplicantErasureRequested, ApplicantFacts, ApplicationForm, ApplicationSubmitted, ChatTurnObserved, ChatTurnPayload,
+    Contact, ErasureRequestedPayload,
     GuidanceSummaryPayload, GuidanceSummaryRequested, PlanItem,
 )
 from shared.logs import correlation_id
-from shared.outbox import OutboxRelay, add_events
+from shared.outbox import OutboxRelay, add_events, forget_published
 from shared.reference import distance_km, municipalities
 
 log = logging.getLogger(__name__)
@@ -265,14 +266,44 @@ class Chat:
         return {"result_id": result_id, "mark": mark}
 
     async def forget(self, session_id: str | None) -> None:
+        """The learner asks to be forgotten: the conversation goes, and the other services are told in
+        the same transaction (through the outbox) to forget what was sent from it."""
         row = await self._require(session_id)
-        await self._delete([row.key])
+        async with self.writer.begin() as conn:
+            await self._forget_in(conn, row.key, row.code)
+        self.relay.notify()
+
+    async def application_erased(self, application_id: str) -> None:
+        """The learner was forgotten through the allocation service: the conversation that sent it goes too."""
+        async with self.writer.begin() as conn:
+            found = (await conn.execute(
+                select(storage.sessions.c.key, storage.sessions.c.code)
+                .join(storage.applications, storage.applications.c.session_key == storage.sessions.c.key)
+                .where(storage.applications.c.application_id == application_id))).first()
+            if found is None:
+                return
+            await self._forget_in(conn, found.key, found.code)
+        self.relay.notify()
+
+    async def _forget_in(self, conn: AsyncConnection, key: str, code: str) -> None:
+        sent = (await conn.execute(select(storage.applications.c.submission_id).where(
+            storage.applications.c.session_key == key))).scalars().all()
+        # Sent commands still hold the learner's name and address in the outbox for a while.
+        await forget_published(conn, storage.outbox, [*sent, code])
+        await add_events(conn, storage.outbox, [ApplicantErasureRequested(
+            producer=PRODUCER, correlation_id=correlation_id.get(),
+            payload=ErasureRequestedPayload(chat_session=code, submission_ids=sent))])
+        await self._delete_in(conn, [key])
 
     async def _delete(self, keys: list[str]) -> None:
         async with self.writer.begin() as conn:
-            for table in storage.SESSION_CHILDREN:
-                await conn.execute(delete(table).where(table.c.session_key.in_(keys)))
-            await conn.execute(delete(storage.sessions).where(storage.sessions.c.key.in_(keys)))
+            await self._delete_in(conn, keys)
+
+    @staticmethod
+    async def _delete_in(conn: AsyncConnection, keys: list[str]) -> None:
+        for table in storage.SESSION_CHILDREN:
+            await conn.execute(delete(table).where(table.c.session_key.in_(keys)))
+        await conn.execute(delete(storage.sessions).where(storage.sessions.c.key.in_(keys)))
 
     async def purge_expired(self) -> int:
         """Delete conversations nobody has touched for the retention period."""
