@@ -42,3 +42,16 @@ def test_every_language_has_the_replies_the_assistant_needs():
     p = read_message(Profile(), "I live in Skellefteå and can only study part time", date(2026, 11, 27))
     assert understood(p, "en")["summary"] == "live in Skellefteå and want to study part time"
     assert understood(p, "ar")["summary"] == "تسكن في Skellefteå و تريد الدراسة بدوام جزئي"
+
+
+def test_home_is_where_the_learner_lives_not_where_they_would_travel():
+    today = date(2026, 11, 27)
+    for text, home in (("Jag bor i Umeå men kan pendla till Skellefteå", "2480"),
+                       ("Kan pendla till Skellefteå, jag bor i Umeå", "2480"),
+                       ("Jag kommer från Vilhelmina men bor nu i Umeå", "2480"),
+                       ("I live in Lycksele and could travel to Umeå", "2481"),
+                       ("Jag kan pendla till Skellefteå", None)):
+        assert read_message(Profile(), text, today).home_municipality == home, text
+    # A bare name answers "where do you live?".
+    asked = Profile(asked=["municipality"])
+    assert read_message(asked, "Storuman", today).home_municipality == "2421"

@@ -97,13 +97,27 @@ def _phrases(phrases: tuple[str, ...]) -> re.Pattern:
     return re.compile("|".join(rf"(?<!\w){re.escape(p)}(?!\w)" for p in phrases))
 
 
+_HOME_CUE = re.compile(r"(?:\bbor|\blive|\bliving|\bdegan|أسكن|أعيش|ساکن)\b[^.,;!?]{0,12}$")
+_FROM_CUE = re.compile(r"(?:\bfrån|\bfrom)\b[^.,;!?]{0,12}$")
+_AWAY_CUE = re.compile(r"(?:\btill|\bto|\bpendla|\bcommute|\bresa|\btravel)\b[^.,;!?]{0,12}$")
+
+
 def _municipality_in(text: str) -> str | None:
-    """The last of the county's municipalities named in the text."""
+    """Where the learner lives, of the county's municipalities named in the text: the one after "bor i" /
+    "live in", else after "från", else the last one named that is not where they would travel to
+    ("pendla till Skellefteå" says nothing of home)."""
     found = []
     for code, m in municipalities().items():
         for match in re.finditer(rf"(?<!\w){re.escape(m.name.lower())}s?(?!\w)", text):
             found.append((match.start(), code))
-    return max(found)[1] if found else None
+    found.sort()
+    before = {start: text[max(0, start - 30):start] for start, _ in found}
+    for cue in (_HOME_CUE, _FROM_CUE):
+        home = [code for start, code in found if cue.search(before[start])]
+        if home:
+            return home[0]
+    here = [code for start, code in found if not _AWAY_CUE.search(before[start])]
+    return here[-1] if here else None
 
 
 def _years(text: str) -> int | None:
