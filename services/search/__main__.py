@@ -1,6 +1,7 @@
 """python -m services.search [serve]      the search service and the chat page (builds no model: `make setup` does)
 python -m services.search counsellor create USERNAME --name NAME [--email E]   (password from stdin, or generated)
-python -m services.search counsellor disable USERNAME"""
+python -m services.search counsellor disable USERNAME
+python -m services.search check-index    does the running search index hold exactly what the catalogue has?"""
 import argparse
 import asyncio
 import ctypes
@@ -22,9 +23,25 @@ def _commands(sub: argparse._SubParsersAction) -> None:
     create.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     disable = c.add_parser("disable", help="disable an account and end its sign-ins")
     disable.add_argument("username")
+    sub.add_parser("check-index", help="compare the running search service's index with the catalogue "
+                                       "(SEARCH_URL, CATALOGUE_URL); exit code 1 when they differ")
 
 
 def _run(args: argparse.Namespace, settings: SearchSettings) -> int:
+    if args.command == "check-index":
+        import json
+
+        from services.search.index_check import check
+
+        import aiohttp
+
+        try:
+            report = asyncio.run(check(settings.search_url, settings.catalogue_url))
+        except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+            print(json.dumps({"equal": False, "error": f"could not compare: {type(exc).__name__}: {exc}"}))
+            return 2
+        print(json.dumps(report, ensure_ascii=False))
+        return 0 if report["equal"] else 1
     from services.search.chat import create_counsellor, disable_counsellor
     from shared.db import make_engine, migrate
 

@@ -8,7 +8,7 @@ from services.search.chat_api import add_chat_routes, add_security_headers, lear
 from services.search.ranking import Filters
 from services.search.service import SearchService
 from shared.openapi import Api
-from shared.http import add_health_routes, json_response, make_middlewares, read_json_model
+from shared.http import ApiError, add_health_routes, json_response, make_middlewares, read_json_model
 
 SERVICE = web.AppKey("service", SearchService)
 
@@ -36,6 +36,9 @@ def create_app(service: SearchService) -> web.Application:
               "offers and learning centres; the chat assistant and the counsellors' view.")
     api.route("POST", "/v1/search", search, "Courses, validation offers and learning centres for a text",
               body=SearchRequest, errors=(400, 422, 503), tags=("search",))
+    api.route("GET", "/v1/index/digests", index_digests, "A digest of every document in this replica's index "
+              "(to compare with the catalogue: `python -m services.search check-index`)", errors=(503,),
+              tags=("operations",))
     add_chat_routes(api, service)
     add_security_headers(app)
     return app
@@ -49,3 +52,10 @@ async def search(request: web.Request) -> web.Response:
     if notice:
         out["notice"] = notice
     return json_response(out)
+
+
+async def index_digests(request: web.Request) -> web.Response:
+    service = request.app[SERVICE]
+    if service.index is None:
+        raise ApiError(503, "the search index is still loading")
+    return json_response(service.index_digests())

@@ -61,6 +61,11 @@ class SearchIndex:
         e = self.entries.get((kind, rid))
         return e.version if e else None
 
+    def unembedded(self, text_key) -> list[str]:  # noqa: ANN001 - embedder.text_key (the index knows no model)
+        """Entries whose vector is not the one of their document's text (should be none)."""
+        return sorted(f"{k}:{rid}" for (k, rid), e in self.entries.items()
+                      if e.key != text_key(doc_text(k, e.doc)) or e.key not in self.vectors)
+
     def has_occurrence(self, occurrence_id: str) -> bool:
         return occurrence_id in self.occurrences
 

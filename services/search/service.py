@@ -226,6 +226,13 @@ class SearchService(BusService):
         elif action == "withdrawn":
             await self.withdraw(kind, event.payload.id, version)
 
+    def index_digests(self) -> dict:
+        """What this replica holds, document by document (see index_check)."""
+        from services.search.index_check import digest
+
+        return {"documents": {f"{k}:{rid}": digest(e.doc) for (k, rid), e in self.index.entries.items()},
+                "unembedded": self.index.unembedded(text_key), "position": self.index.position}
+
     # --- searching ----------------------------------------------------------------------------
 
     async def suggest(self, text: str, filters: dict, limit: int) -> list[dict]:
