@@ -155,6 +155,18 @@ class County:
         await asyncio.to_thread(subprocess.run, ["rabbitmqctl", "await_startup"], check=True, capture_output=True)
         return time.monotonic() - t0
 
+    async def database_read_only(self, service: str, on: bool) -> None:
+        """PostgreSQL only: the service's database turns read-only, as after a fail-over to a standby
+        (every open connection is cut; new ones are read-only), or writable again."""
+        name = self.database_urls[service].rsplit("/", 1)[1]
+        conn = await asyncpg.connect(PG_ADMIN)
+        try:
+            await conn.execute(f'ALTER DATABASE "{name}" SET default_transaction_read_only = {"on" if on else "off"}')
+            await conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                               "WHERE datname = $1 AND pid <> pg_backend_pid()", name)
+        finally:
+            await conn.close()
+
     def log(self, service: str) -> str:
         path = self.tmp / "var" / "log" / f"{service}.log"
         return path.read_text(errors="replace") if path.exists() else ""

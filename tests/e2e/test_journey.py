@@ -249,6 +249,12 @@ async def test_the_county_journey_under_faults(county: County, smtp):
                 if m["Subject"] == f"The course {withdrawn_title} will not run" and "cancelled" in body(m)] or None
     await county.until(john_told, message="John told his course was withdrawn")
 
+    # --- a message that cannot be handled is parked, then replayed after the fix -------------
+    maria = None
+    if county.db == "postgres":
+        maria = await parked_then_replayed(county, smtp, contested_course=sara_course)
+        secrets.append(maria)
+
     # --- after the faults: every e-mail once, everything where it should be -------------------
     await index_equals_catalogue(county, "after the faults")
     await county.until(lambda: _mail_settled(county), timeout=60, message="every e-mail sent")
@@ -285,7 +291,8 @@ async def test_the_county_journey_under_faults(county: County, smtp):
     assert view["status"] == "erased" and view["name"] is None
     status, demand = await county.call("allocation", "GET", "/v1/demand", token=coord)
     cell = next(c for c in demand["items"] if c["municipality_code"] == SKELLEFTEA and c["area"] == "Vård och omsorg")
-    assert cell["applications"] == 2, demand  # the statistics still count Sara's and Ali's applications
+    # The statistics still count Sara's and Ali's applications (and Maria's, where she applied).
+    assert cell["applications"] == 2 + (maria is not None), demand
     assert await county.rows_mentioning("john.smith@example.com")  # John was not forgotten
 
     # --- no secret in any log line --------------------------------------------------------------
@@ -297,3 +304,36 @@ async def test_the_county_journey_under_faults(county: County, smtp):
 async def _mail_settled(county: County) -> bool:
     status, out = await county.call("notifier", "GET", "/v1/deliveries", token=county.operator, limit=500)
     return status == 200 and all(d["status"] in ("sent", "failed", "cancelled") for d in out["items"])
+
+
+async def parked_then_replayed(county: County, smtp, contested_course: dict) -> str:
+    """The allocation service's database fails over to a read-only standby while Maria applies: her
+    application cannot be stored, is retried, then parked with the reason. The operator lists the
+    parked messages, the database is made writable, and the replay command brings it through."""
+    await county.database_read_only("allocation", True)
+    try:
+        maria = await county.chat("Jag vill läsa till undersköterska och bor i Skellefteå", None)
+        occ = next(o["id"] for o in contested_course["occurrences"] if o["id"].startswith(f"e.{SKELLEFTEA}."))
+        status, _ = await county.call("search", "POST", "/v1/chat/apply", {
+            "session_id": maria["session_id"], "choices": [occ], "consent": True,
+            "applicant": {"name": "Maria Berg", "email": "maria.berg@example.se", "home_municipality": SKELLEFTEA,
+                          "education_level": "upper_secondary", "employment": "employed", "lang": "sv"}})
+        assert status == 202
+
+        async def parked():
+            out = await asyncio.to_thread(county.cli, "allocation", "parked", "list")
+            return out.stdout if "allocation.applications.parking: 1 parked" in out.stdout else None
+        listing = await county.until(parked, timeout=60, every=1.0, message="the application parked")
+        assert "read-only transaction" in listing, listing  # the reason is there for the operator
+    finally:
+        await county.database_read_only("allocation", False)  # the fix
+    out = await asyncio.to_thread(county.cli, "allocation", "parked", "replay", "allocation.applications")
+    assert "allocation.applications: 1 message(s) moved back" in out.stdout, out.stdout
+    await county.until(lambda: _async(to(smtp, "maria.berg@example.se")), message="Maria's receipt after the replay")
+    listing = (await asyncio.to_thread(county.cli, "allocation", "parked", "list")).stdout
+    assert "allocation.applications.parking: 0 parked" in listing, listing
+    return maria["session_id"]
+
+
+async def _async(value):  # noqa: ANN001, ANN202
+    return value
