@@ -1,57 +1,236 @@
-"""Who may do what: every staff endpoint of the catalogue, allocation and notifier, asked by every kind of
-caller (no token, a garbled token, another service's token, a municipality's, the region's, a municipal or
-regional coordinator's, an operator's), gets exactly the answer it should."""
+"""Who may do what: every endpoint of all four services (as their OpenAPI documents list them), asked by
+every kind of caller, gets exactly the answer it should.
+
+Callers: nobody, a garbled token, a municipality's feed token (Umeå, and Lycksele for "the wrong
+municipality"), the region's feed token, municipal and regional coordinators, the notifier's operator,
+a signed-in counsellor, and a learner with the right and with a wrong secret (the conversation's
+secret id, the application's secret, the token in an offer e-mail). Each presents what it has on every
+call; the table below says what each must get back. A route missing from the table fails the test.
+"""
+import json
+import secrets as pysecrets
+from pathlib import Path
+
+import aiohttp
 import pytest
+from sqlalchemy import select
 
 from tests.feeds import bundle
 
-pytestmark = pytest.mark.parametrize("db_factory", ["sqlite"], indirect=True)
+pytestmark = [pytest.mark.slow, pytest.mark.parametrize("db_factory", ["sqlite"], indirect=True)]
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "openapi"
+
+CALLERS = ["none", "garbled", "muni_umea", "muni_lycksele", "region", "coord_umea", "coord_lycksele", "coord_region",
+           "operator", "counsellor", "learner_wrong", "learner"]
 
 
-async def test_authorization_matrix(catalogue, allocation, notifier):
-    callers = {
-        "none": None,
-        "garbled": "vux_0000_not-a-token",
-        "umea": await catalogue.token("2480"),
-        "lycksele": await catalogue.token("2481"),
-        "region": catalogue.region_token,
-        "coord_region": allocation.coordinator_token,
-        "coord_umea": await allocation.token("2480"),
-        "operator": await notifier.token(),
+def everyone(status: int) -> dict:
+    return {c: status for c in CALLERS}
+
+
+def only(allowed: dict, otherwise: int = 401, **others: int) -> dict:
+    """`allowed` callers get their status, the named `others` theirs, everyone else `otherwise`."""
+    return {c: allowed.get(c, others.get(c, otherwise)) for c in CALLERS}
+
+
+def learner_only(ok: int, wrong: int = 404, otherwise: int = 401) -> dict:
+    return only({"learner": ok, "learner_wrong": wrong}, otherwise)
+
+
+COORD = {"coord_umea": 200, "coord_lycksele": 200, "coord_region": 200}
+# Bearer tokens of the wrong kind are unknown to a service: 401, as a garbled one.
+OTHER_BEARERS = ("garbled", "muni_umea", "muni_lycksele", "region", "coord_umea", "coord_lycksele", "coord_region",
+                 "operator")
+
+
+def expected_table() -> dict:
+    public = everyone(200)
+    learner_by_secret_or_coord = {**everyone(404), **{c: 401 for c in ("garbled", "muni_umea", "muni_lycksele",
+                                                                        "region", "operator")},
+                                  "coord_umea": 200, "coord_region": 200, "coord_lycksele": 403, "learner": 200}
+    return {
+        # --- catalogue: reading is public; a feed is pushed by its own municipality or the region
+        ("catalogue", "GET /healthz"): public, ("catalogue", "GET /readyz"): public,
+        ("catalogue", "GET /v1/courses"): public, ("catalogue", "GET /v1/courses/{course_id}"): public,
+        ("catalogue", "GET /v1/feeds/{feed_id}"): public, ("catalogue", "GET /v1/learning-centres"): public,
+        ("catalogue", "GET /v1/municipalities"): public, ("catalogue", "GET /v1/validation-offers"): public,
+        ("catalogue", "PUT /v1/feeds/{municipality}"): only({"muni_umea": 200, "region": 200}, muni_lycksele=403),
+        ("catalogue", "PATCH /v1/feeds/{municipality}"): only({"muni_umea": 200, "region": 200}, muni_lycksele=403),
+        # --- search: searching and chatting are open to all; a conversation is its secret's
+        ("search", "GET /"): public, ("search", "GET /counsellor"): public,
+        ("search", "GET /healthz"): public, ("search", "GET /readyz"): public,
+        ("search", "POST /v1/search"): public, ("search", "GET /v1/municipalities"): public,
+        ("search", "GET /v1/index/digests"): public,
+        # Without a secret a chat turn starts a new conversation; a wrong one is no conversation.
+        ("search", "POST /v1/chat"): {**everyone(200), "learner_wrong": 404},
+        ("search", "GET /v1/chat/session"): learner_only(200),
+        ("search", "POST /v1/chat/marks"): learner_only(200),
+        ("search", "POST /v1/chat/apply"): learner_only(202),
+        ("search", "POST /v1/counsellor/login"): only({"counsellor": 200}),  # the others' passwords are wrong
+        ("search", "GET /v1/counsellor/me"): only({"counsellor": 200}),
+        ("search", "GET /v1/counsellor/sessions"): only({"counsellor": 200}),
+        ("search", "POST /v1/counsellor/sessions"): only({"counsellor": 200}),
+        ("search", "GET /v1/counsellor/sessions/{code}"): only({"counsellor": 200}),
+        ("search", "POST /v1/counsellor/sessions/{code}/marks"): only({"counsellor": 200}),
+        ("search", "POST /v1/counsellor/sessions/{code}/notes"): only({"counsellor": 201}),
+        ("search", "POST /v1/counsellor/sessions/{code}/summary"): only({"counsellor": 202}),
+        # --- allocation
+        ("allocation", "GET /healthz"): public, ("allocation", "GET /readyz"): public,
+        ("allocation", "POST /v1/applications"): everyone(201),  # anyone may apply (each caller its own form)
+        ("allocation", "GET /v1/applications/{id}"): learner_by_secret_or_coord,
+        ("allocation", "POST /v1/applications/{id}/approvals"): only({"coord_umea": 200, "coord_region": 200},
+                                                                     coord_lycksele=403),
+        ("allocation", "GET /v1/demand"): only(COORD),
+        ("allocation", "POST /v1/distributions"): only({"coord_region": 201}, coord_umea=403, coord_lycksele=403),
+        ("allocation", "GET /v1/distributions/{id}"): only(COORD),
+        ("allocation", "POST /v1/distributions/{id}/adopt"): only({"coord_region": 200}, coord_umea=403,
+                                                                  coord_lycksele=403),
+        ("allocation", "POST /v1/rounds"): only({"coord_region": 201}, coord_umea=403, coord_lycksele=403),
+        ("allocation", "GET /v1/rounds"): only(COORD),
+        ("allocation", "GET /v1/rounds/{id}"): only(COORD),
+        ("allocation", "POST /v1/offers/tick"): only(COORD),
+        # An offer is answered with the token from its e-mail, whoever holds it.
+        ("allocation", "GET /offers/{id}"): {**everyone(404), "learner": 200},
+        ("allocation", "POST /offers/{id}"): {**everyone(404), "learner": 303},
+        ("allocation", "POST /v1/offers/{id}/accept"): {**everyone(404), "learner": 200},
+        ("allocation", "POST /v1/offers/{id}/decline"): {**everyone(404), "learner": 200},
+        # --- notifier: its operator only
+        ("notifier", "GET /healthz"): public, ("notifier", "GET /readyz"): public,
+        ("notifier", "GET /v1/deliveries"): only({"operator": 200}),
+        ("notifier", "POST /v1/deliveries/{id}/resend"): only({"operator": 404}),  # allowed in; no such delivery
+        # --- last, as they end what the others use
+        ("search", "POST /v1/counsellor/logout"): everyone(200),
+        ("search", "DELETE /v1/chat/session"): learner_only(200),
+        ("allocation", "DELETE /v1/applications/{id}"): {**learner_by_secret_or_coord, "coord_umea": 403},
     }
 
-    async def ask(service, method, path, who, body=None):
-        headers = {"Authorization": f"Bearer {callers[who]}"} if callers[who] else {}
-        async with service.http.request(method, f"{service.url}{path}", json=body, headers=headers) as r:
-            return r.status
 
-    feed = bundle("2480", {"AUTH1": 1})
-    # Feed pushes: only the municipality itself or the region.
-    want = {"none": 401, "garbled": 401, "umea": 200, "lycksele": 403, "region": 200, "coord_region": 401,
-            "coord_umea": 401, "operator": 401}
-    got = {who: await ask(catalogue, "PUT", "/v1/feeds/2480", who, feed) for who in callers}
-    assert got == want
-    # The catalogue's read side is public.
-    assert {await ask(catalogue, "GET", "/v1/courses", who) for who in callers} == {200}
+def documented_operations() -> set:
+    ops = set()
+    for service in ("catalogue", "search", "allocation", "notifier"):
+        doc = json.loads((DOCS / f"{service}.json").read_text())
+        for path, methods in doc["paths"].items():
+            ops |= {(service, f"{m.upper()} {path}") for m in methods}
+    return ops
 
-    # Allocation: coordinators only; rounds and distributions only the regional one.
-    coord_any = {"none": 401, "garbled": 401, "umea": 401, "lycksele": 401, "region": 401, "coord_region": 200,
-                 "coord_umea": 200, "operator": 401}
-    region_only = {**coord_any, "coord_umea": 403}
-    for method, path, expected in (("GET", "/v1/rounds", coord_any), ("GET", "/v1/demand", coord_any),
-                                   ("POST", "/v1/offers/tick", coord_any)):
-        got = {who: await ask(allocation, method, path, who) for who in callers}
-        assert got == expected, path
-    got = {who: await ask(allocation, "POST", "/v1/distributions/nope/adopt", who) for who in callers}
-    assert got == {**region_only, "coord_region": 404}  # allowed through, then no such scenario
-    # An application is shown to a coordinator or with its own secret, to nobody else.
-    got = {who: await ask(allocation, "GET", "/v1/applications/00000000-0000-0000-0000-000000000000", who)
-           for who in callers}
-    assert got == {**{w: 404 for w in callers}, "garbled": 401, "umea": 401, "lycksele": 401, "region": 401,
-                   "operator": 401}
 
-    # Notifier: operators only.
-    want = {w: 401 for w in callers} | {"operator": 200}
-    assert {who: await ask(notifier, "GET", "/v1/deliveries", who) for who in callers} == want
-    want = {w: 401 for w in callers} | {"operator": 404}
-    assert {who: await ask(notifier, "POST", "/v1/deliveries/999/resend", who) for who in callers} == want
+async def test_every_endpoint_answers_every_kind_of_caller_as_it_should(catalogue, allocation, notifier, search):
+    table = expected_table()
+    assert set(table) == documented_operations(), "every documented route needs its row (and no more)"
+
+    # --- the world the callers act in ---
+    feed = bundle("2480", {"AUTH1": 1, "AUTH2": 1, "AUTH3": 1})
+    for ev in feed["educationEvents"]:
+        ev["content"]["places"] = 5
+    status, report = await catalogue.push("2480", feed)
+    assert status == 200
+    feed_id = report["feed_id"]
+    await search.wait_indexed("course", "i.2480.AUTH3")
+    from tests.test_allocation_service import form, occurrences_known
+
+    await occurrences_known(allocation, ["e.2480.AUTH1.1", "e.2480.AUTH2.1", "e.2480.AUTH3.1"])
+    apps = {}
+    for occ in ("AUTH1", "AUTH2", "AUTH3"):
+        status, apps[occ] = await allocation.call("POST", "/v1/applications", form([f"e.2480.{occ}.1"]), token="")
+        assert status == 201
+    status, rnd = await allocation.call("POST", "/v1/rounds", {})
+    assert rnd["offers"] == 3
+    from services.allocation import storage as alloc_storage
+
+    async with allocation.service.engine.connect() as conn:
+        offer_of = {r.occurrence_id.split(".")[2]: r.id for r in (await conn.execute(select(alloc_storage.offers))).all()}
+    status, dist = await allocation.call("POST", "/v1/distributions", {
+        "year": 2027, "total_places": 10, "regional_needs": {"Allmänna ämnen": 1},
+        "municipalities": [{"code": "2480", "name": "Umeå", "population": 130000, "unemployed": 4000,
+                            "own_places": 5}]})
+    assert status == 201
+    async with search.http.post(f"{search.url}/v1/chat", json={"message": "Jag vill bli svetsare i Umeå"}) as r:
+        conversation = await r.json()
+    sid, code = conversation["session_id"], conversation["code"]
+    result_id = conversation["suggestions"][0]["id"]
+    from services.search.chat import create_counsellor
+
+    password = "vägledning-" + pysecrets.token_hex(4)
+    async with search.service.engine.begin() as conn:
+        await create_counsellor(conn, "matrix", "Matrix Vägledare", None, password)
+    async with search.http.post(f"{search.url}/v1/counsellor/login",
+                                json={"username": "matrix", "password": password}) as r:
+        cookie = r.cookies["vux_counsellor"].value
+    # The counsellor has the learner's code: the conversation is opened once before the matrix runs.
+    async with aiohttp.ClientSession(cookies={"vux_counsellor": cookie}) as c:
+        async with c.post(f"{search.url}/v1/counsellor/sessions", json={"code": code}) as r:
+            assert r.status == 200
+
+    bearer = {"garbled": "vux_000000000000_" + "x" * 43, "muni_umea": await catalogue.token("2480"),
+              "muni_lycksele": await catalogue.token("2481"), "region": catalogue.region_token,
+              "coord_umea": await allocation.token("2480"), "coord_lycksele": await allocation.token("2481"),
+              "coord_region": allocation.coordinator_token, "operator": await notifier.token()}
+    wrong = pysecrets.token_urlsafe(24)
+    answer = {occ: allocation.service.answer_token(offer_of[occ]) for occ in offer_of}
+    base = {"catalogue": catalogue.url, "search": search.url, "allocation": allocation.url, "notifier": notifier.url}
+
+    def request_for(service: str, op: str, who: str, n: int) -> dict:
+        """Method, URL, headers and body for one call by one caller."""
+        method, path = op.split(" ", 1)
+        learner = {"learner": True, "learner_wrong": False}.get(who)
+        app = apps["AUTH1"]
+        offer_occ = {"GET /offers/{id}": "AUTH3", "POST /offers/{id}": "AUTH3",
+                     "POST /v1/offers/{id}/accept": "AUTH1", "POST /v1/offers/{id}/decline": "AUTH2"}.get(op)
+        ids = {"{course_id}": "i.2480.AUTH1", "{feed_id}": feed_id, "{municipality}": "2480", "{code}": code,
+               "{id}": (offer_of[offer_occ] if offer_occ else app["application_id"] if "applications" in path
+                        else dist["distribution_id"] if "distributions" in path
+                        else rnd["round_id"] if "rounds" in path else "999")}
+        for k, v in ids.items():
+            path = path.replace(k, v)
+        headers, params, body, data = {}, {}, None, None
+        if who in bearer:
+            headers["Authorization"] = f"Bearer {bearer[who]}"
+        if who == "counsellor":
+            headers["Cookie"] = f"vux_counsellor={cookie}"
+        if learner is not None:
+            headers["X-Chat-Session"] = sid if learner else wrong
+            headers["X-Application-Secret"] = app["secret"] if learner else wrong
+        token = (answer[offer_occ] if learner else wrong) if offer_occ else None
+        if op == "GET /offers/{id}" and token:
+            params["token"] = token
+        body = {
+            "PUT /v1/feeds/{municipality}": feed, "PATCH /v1/feeds/{municipality}": {"educationEvents": []},
+            "POST /v1/search": {"text": "svetsare"},
+            "POST /v1/chat": {"message": "helst på distans", "session_id": sid if learner else wrong}
+            if learner is not None else {"message": "Jag vill bli svetsare"},
+            "POST /v1/chat/marks": {"result_id": result_id, "mark": "saved"},
+            "POST /v1/chat/apply": {"choices": ["e.2480.AUTH1.1"], "consent": True, "applicant": {
+                "name": "Matrix Learner", "email": f"matrix{n}@example.se", "home_municipality": "2480",
+                "education_level": "primary", "employment": "unemployed"}},
+            "POST /v1/counsellor/login": {"username": "matrix", "password": password if who == "counsellor"
+                                          else "not-the-password"},
+            "POST /v1/counsellor/sessions": {"code": code},
+            "POST /v1/counsellor/sessions/{code}/marks": {"result_id": result_id, "mark": "pinned"},
+            "POST /v1/counsellor/sessions/{code}/notes": {"text": "En anteckning"},
+            "POST /v1/counsellor/sessions/{code}/summary": {"name": "Matrix Learner", "email": "m@example.se"},
+            "POST /v1/applications": form(["e.2480.AUTH1.1"], email=f"apply{n}@example.se"),
+            "POST /v1/applications/{id}/approvals": {"rank": 1, "approved": True},
+            "POST /v1/distributions": {"year": 2027, "total_places": 10, "regional_needs": {"Allmänna ämnen": 1},
+                                       "municipalities": [{"code": "2480", "name": "Umeå", "population": 1,
+                                                           "unemployed": 1, "own_places": 1}]},
+            "POST /v1/rounds": {},
+            "POST /v1/offers/{id}/accept": {"token": token or "none"},
+            "POST /v1/offers/{id}/decline": {"token": token or "none"},
+        }.get(op)
+        if op == "POST /offers/{id}":
+            body, data = None, {"token": token or "", "answer": "accept"}
+        return {"method": method, "url": base[service] + path, "headers": headers, "params": params,
+                "json": body, "data": data, "allow_redirects": False}
+
+    got, n = {}, 0
+    async with aiohttp.ClientSession() as http:  # no cookie jar: each caller sends only its own credentials
+        for (service, op), want in table.items():
+            # Callers who are let in go last, so that what they change (an answered offer, a forgotten
+            # conversation) does not change the others' answers.
+            for who in sorted(CALLERS, key=lambda c: want[c] < 400):
+                n += 1
+                async with http.request(**request_for(service, op, who, n)) as r:
+                    got[(service, op, who)] = r.status
+    wrong_answers = {f"{s} {op} as {who}": f"got {status}, want {table[(s, op)][who]}"
+                     for (s, op, who), status in got.items() if status != table[(s, op)][who]}
+    assert wrong_answers == {}

@@ -120,13 +120,16 @@ async def submit(request: web.Request) -> web.Response:
 
 async def view_application(request: web.Request) -> web.Response:
     staff = await optional_coordinator(request)
-    return json_response(await request.app[SERVICE].view(request.match_info["id"], _secret(request), staff is not None))
+    return json_response(await request.app[SERVICE].view(request.match_info["id"], _secret(request), staff is not None,
+                                                         staff.scope if staff else None))
 
 
 async def erase_application(request: web.Request) -> web.Response:
+    """The applicant, by the secret, or the region (the controller of the data) erases."""
     service = request.app[SERVICE]
-    staff = await optional_coordinator(request)
-    if staff is None:
+    if request.headers.get("Authorization"):
+        await coordinator(request, region_only=True)
+    else:
         await service.view(request.match_info["id"], _secret(request), False)  # 404 unless the secret is right
     return json_response(await service.erase(request.match_info["id"]))
 

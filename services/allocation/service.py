@@ -235,7 +235,9 @@ class AllocationService(BusService):
                 submission_id=form.submission_id, contact=contact, reason=reason))])
         self.relay.notify()
 
-    async def view(self, application_id: str, secret: str | None, staff: bool) -> dict:
+    async def view(self, application_id: str, secret: str | None, staff: bool, scope: str | None = None) -> dict:
+        """The applicant (by the secret) or a coordinator sees an application; a municipality's coordinator
+        only those of its residents or with a choice in the municipality (`scope`)."""
         app = storage.applications
         async with self.engine.connect() as conn:
             row = (await conn.execute(select(app).where(app.c.id == application_id))).first()
@@ -247,6 +249,8 @@ class AllocationService(BusService):
                                      .join(storage.occurrences, storage.occurrences.c.id == storage.choices.c.occurrence_id)
                                      .where(storage.choices.c.application_id == application_id)
                                      .order_by(storage.choices.c.rank))).all()
+            if staff and scope and scope != row.home_municipality and scope not in {c.municipality_code for c in ch}:
+                raise Problem(403, f"this application concerns neither {scope}'s residents nor its courses")
             offers = (await conn.execute(select(storage.offers).where(storage.offers.c.application_id == application_id)
                                          .order_by(storage.offers.c.created_at))).all()
         return {

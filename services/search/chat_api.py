@@ -37,13 +37,13 @@ class ChatRequest(BaseModel):
 
 
 class MarkRequest(BaseModel):
-    session_id: str = Field(min_length=16, max_length=100)
+    session_id: str | None = Field(None, min_length=16, max_length=100, description="or the X-Chat-Session header")
     result_id: str = Field(min_length=1, max_length=200)
     mark: Literal["saved", "hidden"] | None
 
 
 class ApplyRequest(BaseModel):
-    session_id: str = Field(min_length=16, max_length=100)
+    session_id: str | None = Field(None, min_length=16, max_length=100, description="or the X-Chat-Session header")
     submission_id: str | None = Field(None, min_length=8, max_length=80, pattern=r"^[A-Za-z0-9_-]+$")
     applicant: ApplicantFacts
     choices: list[str] = Field(min_length=1, max_length=5)
@@ -108,8 +108,8 @@ def add_chat_routes(api: Api, service) -> None:  # noqa: ANN001 - SearchService
             out["notice"] = notice
         return json_response(out)
 
-    def learner_secret(request: web.Request) -> str:
-        sid = request.headers.get("X-Chat-Session", "")
+    def learner_secret(request: web.Request, in_body: str | None = None) -> str:
+        sid = in_body or request.headers.get("X-Chat-Session", "")
         if not 16 <= len(sid) <= 100:
             raise ApiError(401, "send the conversation's secret id in the X-Chat-Session header")
         return sid
@@ -123,12 +123,13 @@ def add_chat_routes(api: Api, service) -> None:  # noqa: ANN001 - SearchService
 
     async def post_mark(request: web.Request) -> web.Response:
         body = await read_json_model(request, MarkRequest)
-        return json_response(await guarded(chat.mark(body.session_id, body.result_id, body.mark)))
+        sid = learner_secret(request, body.session_id)
+        return json_response(await guarded(chat.mark(sid, body.result_id, body.mark)))
 
     async def post_apply(request: web.Request) -> web.Response:
         body = await read_json_model(request, ApplyRequest)
-        out = await guarded(chat.apply(body.session_id, body.submission_id, body.applicant, body.choices,
-                                       body.consent, service.known_occurrence))
+        out = await guarded(chat.apply(learner_secret(request, body.session_id), body.submission_id, body.applicant,
+                                       body.choices, body.consent, service.known_occurrence))
         return json_response(out, status=200 if out.get("duplicate") else 202)
 
     # --- counsellors ---
@@ -211,10 +212,10 @@ def add_chat_routes(api: Api, service) -> None:  # noqa: ANN001 - SearchService
       auth=learner, errors=(404,), tags=("chat",))
     r("DELETE", "/v1/chat/session", delete_session, "Forget the conversation now", auth=learner, errors=(404,),
       tags=("chat",))
-    r("POST", "/v1/chat/marks", post_mark, "Save or hide a suggestion", body=MarkRequest, errors=(404, 422),
+    r("POST", "/v1/chat/marks", post_mark, "Save or hide a suggestion", body=MarkRequest, errors=(401, 404, 422),
       tags=("chat",))
     r("POST", "/v1/chat/apply", post_apply, "Apply to ranked occurrences from the conversation (sent on the bus)",
-      body=ApplyRequest, status=202, errors=(404, 409, 422), tags=("chat",))
+      body=ApplyRequest, status=202, errors=(401, 404, 409, 422), tags=("chat",))
     r("GET", "/v1/municipalities", list_municipalities, "The county's municipalities", errors=(), tags=("chat",))
     r("POST", "/v1/counsellor/login", login, "Sign in (sets a cookie)", body=LoginRequest, errors=(401, 422, 429),
       tags=("counsellors",))
