@@ -5,12 +5,23 @@ import asyncio
 import hashlib
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from prometheus_client import Histogram
 
 EMBED_SECONDS = Histogram("vux_embedding_seconds", "Time to embed a batch of texts", ["kind"],
                           buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+
+
+def _background_priority() -> None:
+    """Embedding course texts is background work: at the lowest CPU priority it takes whatever the
+    learners' searches leave (all of it when nobody is searching), so a feed push does not slow them.
+    Linux sets a nice value per thread, and the threads torch starts from this one inherit it."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+    except (AttributeError, OSError):
+        pass  # not Linux: no per-thread priority
 
 
 def text_key(text: str) -> str:
@@ -44,6 +55,7 @@ class Embedder:
         self._pending: list[tuple[str, asyncio.Future]] = []
         self._flusher: asyncio.Task | None = None
         self._lock = threading.Lock()  # one encode at a time: the model is not re-entrant across threads
+        self._background = ThreadPoolExecutor(1, thread_name_prefix="embed-passages", initializer=_background_priority)
 
     def _encode(self, texts: list[str], prompt_name: str) -> np.ndarray:
         with self._lock, EMBED_SECONDS.labels(prompt_name).time():
@@ -67,7 +79,7 @@ class Embedder:
         while self._pending:
             batch, self._pending = self._pending[:32], self._pending[32:]
             try:
-                vectors = await asyncio.to_thread(self._encode, [t for t, _ in batch], "passage")
+                vectors = await self._in_background([t for t, _ in batch])
             except Exception as exc:  # noqa: BLE001 - every waiter hears of it
                 for _, fut in batch:
                     if not fut.done():
@@ -78,7 +90,10 @@ class Embedder:
                     fut.set_result(v)
 
     async def passages(self, texts: list[str]) -> np.ndarray:
-        return await asyncio.to_thread(self._encode, texts, "passage")
+        return await self._in_background(texts)
+
+    async def _in_background(self, texts: list[str]) -> np.ndarray:
+        return await asyncio.get_running_loop().run_in_executor(self._background, self._encode, texts, "passage")
 
     def _encode_query(self, text: str) -> np.ndarray:
         if self._query_session is None:
