@@ -52,6 +52,7 @@ class SearchIndex:
         self.key_of_int: dict[int, str] = {}
         self.by_code: dict[str, set[tuple[str, str]]] = {}
         self.occurrences: dict[str, str] = {}  # occurrence id -> course id
+        self.counts: dict[str, int] = dict.fromkeys(KINDS, 0)  # documents per kind, kept as they come and go
         self.position: str | None = None  # newest catalogue update seen (for catching up)
 
     def __len__(self) -> int:
@@ -87,6 +88,7 @@ class SearchIndex:
             self.fts.execute("INSERT INTO docs(rowid, body) VALUES (?, ?)", (n, text))
         self.by_key.setdefault(key, set()).add((kind, rid))
         self.entries[(kind, rid)] = Entry(kind, rid, doc, key, version)
+        self.counts[kind] = self.counts.get(kind, 0) + 1
         if kind == "course":
             if doc.get("code"):
                 self.by_code.setdefault(doc["code"].upper(), set()).add((kind, rid))
@@ -99,6 +101,7 @@ class SearchIndex:
         e = self.entries.pop((kind, rid), None)
         if e is None:
             return False
+        self.counts[kind] -= 1
         if kind == "course":
             if e.doc.get("code"):
                 self.by_code.get(e.doc["code"].upper(), set()).discard((kind, rid))

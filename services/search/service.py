@@ -53,6 +53,7 @@ class SearchService(BusService):
         self.index: SearchIndex | None = None
         self.caught_up = asyncio.Event()
         self._save_task: asyncio.Task | None = None
+        self._last_change = 0.0
         self._lock = asyncio.Lock()  # index changes one at a time
 
     def register_handlers(self) -> None:
@@ -142,25 +143,32 @@ class SearchService(BusService):
         return len(todo)
 
     def _count(self) -> None:
-        counts = {k: 0 for k in EVENT_KINDS.values()}
-        for kind, _ in self.index.entries:
-            counts[kind] = counts.get(kind, 0) + 1
-        for kind, n in counts.items():
+        for kind, n in self.index.counts.items():
             INDEX_SIZE.labels(kind).set(n)
         INDEX_TEXTS.set(len(self.index.vectors))
 
     def _schedule_save(self) -> None:
+        self._count()  # kept by the index as documents come and go: cheap
+        self._last_change = time.monotonic()
         if self._save_task is None or self._save_task.done():
             self._save_task = self.spawn(self._save_soon(), "search-save")
 
-    async def _save_soon(self) -> None:
-        await asyncio.sleep(2.0)  # gather a burst of changes into one save
-        async with self._lock:
-            await asyncio.to_thread(self.index.save, self.settings.index_path())
-            self._count()  # once per burst, not per event
-        # The index is hundreds of thousands of long-lived objects; leaving them out of the cyclic
-        # garbage collector's full passes removes 30-50 ms pauses from the query path.
-        gc.freeze()
+    async def _save_soon(self, quiet_s: float = 2.0, at_most_s: float = 30.0) -> None:
+        # A feed push is a stream of changes: save once it has been quiet for a moment (or every
+        # at_most_s while it goes on), not every few seconds: each save holds the GIL for a while
+        # and learners' searches wait. A crash in between only means catching up from the catalogue.
+        while True:
+            first = time.monotonic()
+            while (quiet := time.monotonic() - self._last_change) < quiet_s and time.monotonic() - first < at_most_s:
+                await asyncio.sleep(quiet_s - quiet)
+            started = time.monotonic()
+            async with self._lock:
+                await asyncio.to_thread(self.index.save, self.settings.index_path())
+            # The index is hundreds of thousands of long-lived objects; leaving them out of the cyclic
+            # garbage collector's full passes removes 30-50 ms pauses from the query path.
+            gc.freeze()
+            if self._last_change < started:
+                return  # nothing changed while saving
 
     async def _catch_up_forever(self) -> None:
         delay = 1.0
