@@ -53,3 +53,20 @@ def stop(procs: list[subprocess.Popen]) -> None:
             p.wait(timeout=30)
         except subprocess.TimeoutExpired:
             p.kill()
+
+
+async def drop_broker_names(amqp_url: str, queue_prefix: str, exchange: str) -> None:
+    """Remove a run's queues (as rabbitmqctl lists them) and its exchange from the broker."""
+    import aio_pika
+
+    out = subprocess.run(["rabbitmqctl", "list_queues", "name", "-q"], capture_output=True, text=True)
+    conn = await aio_pika.connect(amqp_url)
+    try:
+        for name in [n for n in out.stdout.split() if n.startswith(queue_prefix)] + [None]:
+            ch = await conn.channel()
+            try:
+                await (ch.queue_delete(name) if name else ch.exchange_delete(exchange))
+            except Exception:  # noqa: BLE001 - already gone
+                pass
+    finally:
+        await conn.close()
