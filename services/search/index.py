@@ -53,7 +53,7 @@ class SearchIndex:
         self.by_code: dict[str, set[tuple[str, str]]] = {}
         self.occurrences: dict[str, str] = {}  # occurrence id -> course id
         self.counts: dict[str, int] = dict.fromkeys(KINDS, 0)  # documents per kind, kept as they come and go
-        self.position: str | None = None  # newest catalogue update seen (for catching up)
+        self.position: str | None = None  # newest catalogue update seen (logged; a catch-up reads everything)
 
     def __len__(self) -> int:
         return len(self.entries)

@@ -187,9 +187,10 @@ class SearchService(BusService):
         base = self.settings.catalogue_url.rstrip("/")
         changed = 0
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as http:
+            # Every course, not only those changed since the newest one we hold: events arrive out of
+            # order, so a save can hold a newer course while an older change is still on its way, and
+            # "since the newest" would then skip that one for good. Unchanged courses cost no embedding.
             params = {"status": "all", "limit": str(self.settings.catchup_page_size)}
-            if self.index.position:
-                params["updated_since"] = self.index.position
             while True:
                 async with http.get(f"{base}/v1/courses", params=params) as r:
                     r.raise_for_status()
@@ -218,9 +219,10 @@ class SearchService(BusService):
                     async with self._lock:
                         self.index.remove(k, rid)
                     changed += 1
-                fresh = [d for d in docs if (kind, d["id"]) not in self.index.entries]
-                changed += await self.apply_many([(kind, DOC_MODELS[kind].model_validate(d).model_dump(mode="json"),
-                                                   now) for d in fresh])
+                docs = [DOC_MODELS[kind].model_validate(d).model_dump(mode="json") for d in docs]
+                fresh = [d for d in docs if (kind, d["id"]) not in self.index.entries
+                         or self.index.entries[(kind, d["id"])].doc != d]
+                changed += await self.apply_many([(kind, d, now) for d in fresh])
         return changed
 
     async def on_event(self, event: Envelope) -> None:
