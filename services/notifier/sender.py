@@ -58,7 +58,7 @@ class Sender:
         self.s = settings
         self.engine = engine
         self.writer = writer
-        self._done: list[int] = []  # sent, not yet marked: marked in batches
+        self._done: list[tuple[int, asyncio.Future]] = []  # sent, not yet recorded: recorded in batches
         self._flush = asyncio.Event()
         self.queue: asyncio.Queue = asyncio.Queue(maxsize=settings.smtp_max_connections * 8)
         self.limiter = RateLimiter(settings.smtp_rate_per_s)
@@ -178,9 +178,14 @@ class Sender:
                 correlation_id.reset(token)
 
     async def _sent(self, row) -> None:  # noqa: ANN001
-        self._done.append(row.id)
+        # The connection sends nothing more until this one is recorded (in a batch with the other
+        # connections' e-mails): a crash can then leave at most one sent-but-unrecorded e-mail per
+        # connection, the only kind that is sent again after a restart.
+        recorded = asyncio.get_running_loop().create_future()
+        self._done.append((row.id, recorded))
         self._flush.set()
         SENT.labels("sent").inc()
+        await recorded
 
     async def _mark_sent(self) -> None:
         """Record sent e-mails in batches: one transaction for everything sent since the last one."""
@@ -188,21 +193,25 @@ class Sender:
         while True:
             await self._flush.wait()
             self._flush.clear()
-            ids, self._done = self._done, []
-            if not ids:
+            batch, self._done = self._done, []
+            if not batch:
                 continue
             try:
                 async with self.writer.begin() as conn:
-                    await conn.execute(update(d).where(d.c.id.in_(ids))
+                    await conn.execute(update(d).where(d.c.id.in_([i for i, _ in batch]))
                                        .values(status="sent", sent_at=storage.now(), last_error=None))
             except asyncio.CancelledError:
-                self._done = ids + self._done
+                self._done = batch + self._done
                 raise
             except Exception as exc:  # noqa: BLE001 - try again with the next batch
-                log.warning("could not record %d sent e-mails yet: %s", len(ids), exc)
-                self._done = ids + self._done
+                log.warning("could not record %d sent e-mails yet: %s", len(batch), exc)
+                self._done = batch + self._done
                 await asyncio.sleep(0.2)
                 self._flush.set()
+            else:
+                for _, recorded in batch:
+                    if not recorded.done():
+                        recorded.set_result(None)
 
     async def _failed(self, row, temporary: bool, answer: str) -> None:  # noqa: ANN001
         d = storage.deliveries
