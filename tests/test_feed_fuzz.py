@@ -2,16 +2,16 @@
 any JSON, keys deleted, records duplicated, CSV cells and lines garbled) and raw bytes. At least 1,000
 inputs per format. A parser either reads the feed, with every rejected record naming its field and
 what is wrong, or refuses the whole body with a FeedFormatError that says why; nothing else escapes."""
-import copy
 import json
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from services.catalogue.demo import municipality_feed
 from services.catalogue.feeds import FeedFormatError, detect_and_parse
 from tests.conftest import SHARED_DATA
+from tests.strategies import FUZZ, mutated
 from tests.test_feed_parsers import CSV_HEADER, emil3_bundle
 
 PLANNED = json.loads((SHARED_DATA / "skolverket_planned_educations" / "example_adult_education_events_list.json")
@@ -22,50 +22,6 @@ EMIL3.update({k: DEMO[k][:2] for k in ("validationOffers", "learningCentres")})
 EMIL3["educationInfos"] += DEMO["educationInfos"][:2]
 EMIL3["educationEvents"] += DEMO["educationEvents"][:3]
 CSV_EXAMPLE = Path(__file__).resolve().parent.parent / "docs" / "feed-csv-example.csv"
-
-FUZZ = settings(max_examples=1000, deadline=None, suppress_health_check=list(HealthCheck), database=None,
-                derandomize=True)  # the same 1,000 inputs in every CI run
-ANY_JSON = st.recursive(
-    st.none() | st.booleans() | st.integers(-10**12, 10**12) | st.floats(allow_nan=True, allow_infinity=True)
-    | st.text(max_size=40) | st.sampled_from(["", "null", "2099-12-31", "2027-02-30", "<script>x</script>", "0000",
-                                             "9999", "-1", "1e309", "\u0000", "\r\n"]),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
-    max_leaves=12)
-
-
-def slots(doc, out=None):
-    """Every (container, key) in a JSON document."""
-    out = [] if out is None else out
-    if isinstance(doc, dict):
-        for k, v in doc.items():
-            out.append((doc, k))
-            slots(v, out)
-    elif isinstance(doc, list):
-        for i, v in enumerate(doc):
-            out.append((doc, i))
-            slots(v, out)
-    return out
-
-
-@st.composite
-def mutated(draw, base):
-    doc = copy.deepcopy(base)
-    for _ in range(draw(st.integers(1, 5))):
-        places = slots(doc)
-        if not places:
-            break
-        container, key = places[draw(st.integers(0, len(places) - 1))]
-        action = draw(st.sampled_from(["replace", "replace", "delete", "duplicate"]))
-        if action == "replace":
-            container[key] = draw(ANY_JSON)
-        elif action == "delete":
-            del container[key]
-        elif isinstance(container, list):
-            container.append(copy.deepcopy(container[key]))
-        else:
-            container[key + "_"] = copy.deepcopy(container[key])
-    return doc
-
 
 def check(body: bytes, content_type: str, fmt=None) -> None:
     try:

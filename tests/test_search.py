@@ -1,5 +1,4 @@
 """The search service: catalogue events become searchable, in several languages, and survive restarts."""
-import asyncio
 
 import aiohttp
 import pytest

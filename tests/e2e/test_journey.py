@@ -248,6 +248,12 @@ async def test_the_county_journey_under_faults(county: County, smtp):
         return [m for m in to(smtp, "john.smith@example.com")
                 if m["Subject"] == f"The course {withdrawn_title} will not run" and "cancelled" in body(m)] or None
     await county.until(john_told, message="John told his course was withdrawn")
+    status, john_view = await county.call("search", "GET", "/v1/chat/session",
+                                          headers={"X-Chat-Session": john["session_id"]})
+    status, john_app = await county.call("allocation", "GET",
+                                         f"/v1/applications/{john_view['applications'][0]['application_id']}",
+                                         token=county.coordinator)
+    assert [(o["occurrence_id"], o["status"]) for o in john_app["offers"]] == [(johns, "withdrawn")], john_app
 
     # --- a message that cannot be handled is parked, then replayed after the fix -------------
     maria = None
