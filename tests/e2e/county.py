@@ -4,6 +4,7 @@ real SMTP server; the helpers below are what learners, municipalities, coordinat
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import os
 import re
@@ -212,11 +213,13 @@ class County:
         return json.loads(lines[-1]) if lines else {"equal": False, "error": out.stderr[-2000:]}
 
     async def until(self, what, timeout: float = 60, every: float = 0.2, message: str = ""):  # noqa: ANN001
-        """Poll an async predicate until it returns something truthy; returns that."""
+        """Poll a predicate (plain or async) until it returns something truthy; returns that."""
         end = time.monotonic() + timeout
         last = None
         while time.monotonic() < end:
-            last = await what()
+            last = what()
+            if inspect.isawaitable(last):
+                last = await last
             if last:
                 return last
             await asyncio.sleep(every)
