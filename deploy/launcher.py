@@ -62,6 +62,22 @@ def service_env(service: str, environ: dict | None = None) -> dict:
     return env
 
 
+def wait_until_ready(url: str, proc: subprocess.Popen, timeout: float = 180, every: float = 0.3) -> None:
+    """Poll a service's /readyz until it answers 200; RuntimeError if its process exits or time runs out."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            raise RuntimeError(f"exited with code {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(every)
+    raise RuntimeError(f"not ready after {timeout:.0f}s")
+
+
 class Supervisor:
     """Starts the services, notices when one dies and starts it again, stops them all."""
 
@@ -84,20 +100,10 @@ class Supervisor:
         return proc
 
     def wait_ready(self, service: str, timeout: float = 180) -> None:
-        url = f"http://127.0.0.1:{port_of(service)}/readyz"
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            proc = self.procs[service]
-            if proc.poll() is not None:
-                raise RuntimeError(f"{service} exited with code {proc.returncode}; see {self.log_dir}/{service}.log")
-            try:
-                with urllib.request.urlopen(url, timeout=2) as r:
-                    if r.status == 200:
-                        return
-            except (urllib.error.URLError, OSError):
-                pass
-            time.sleep(0.3)
-        raise RuntimeError(f"{service} not ready after {timeout:.0f}s; see {self.log_dir}/{service}.log")
+        try:
+            wait_until_ready(f"http://127.0.0.1:{port_of(service)}/readyz", self.procs[service], timeout)
+        except RuntimeError as exc:
+            raise RuntimeError(f"{service} {exc}; see {self.log_dir}/{service}.log") from None
 
     def revive(self) -> None:
         """Start again whatever died; raises when one keeps dying."""

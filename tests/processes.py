@@ -9,14 +9,14 @@ import signal
 import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 ROOT = Path(__file__).resolve().parent.parent
+SERVICES = ("catalogue", "search", "allocation", "notifier")
 
 
 def free_port() -> int:
@@ -89,19 +89,13 @@ class System:
         return out.stdout.strip().splitlines()[-1]
 
     def wait_ready(self, name: str, timeout: float = 180) -> None:
+        from deploy.launcher import wait_until_ready
+
         p = self.procs[name]
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            if p.popen.poll() is not None:
-                raise AssertionError(f"{name} exited with {p.popen.returncode}:\n{self.log(name)[-3000:]}")
-            try:
-                with urllib.request.urlopen(f"{p.url}/readyz", timeout=2) as r:
-                    if r.status == 200:
-                        return
-            except (urllib.error.URLError, OSError):
-                pass
-            time.sleep(0.2)
-        raise AssertionError(f"{name} not ready after {timeout}s:\n{self.log(name)[-3000:]}")
+        try:
+            wait_until_ready(f"{p.url}/readyz", p.popen, timeout, every=0.2)
+        except RuntimeError as exc:
+            raise AssertionError(f"{name} {exc}:\n{self.log(name)[-3000:]}") from None
 
     async def wait_ready_async(self, name: str, timeout: float = 180) -> None:
         await asyncio.to_thread(self.wait_ready, name, timeout)
@@ -143,3 +137,20 @@ class System:
             service.register_handlers()
             names += [n for sub in service.bus.subscriptions for n in service.bus.queue_names(sub.queue).values()]
         await delete_queues(names)
+
+
+@contextmanager
+def whole_system(tmp: Path) -> Iterator[System]:
+    """The four services as processes, each ready; stopped, and their queues removed, afterwards."""
+    system = System(tmp)
+    for s in SERVICES:
+        system.add(s)
+    for s in SERVICES:
+        system.start(s)
+    try:
+        for s in SERVICES:
+            system.wait_ready(s)
+        yield system
+    finally:
+        system.stop_all()
+        asyncio.run(system.delete_queues())

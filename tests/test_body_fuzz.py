@@ -16,23 +16,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from services.catalogue.demo import municipality_feed
-from tests.processes import System
+from tests.processes import SERVICES, whole_system
 from tests.strategies import ANY_JSON, FUZZ, mutated
 
 pytestmark = pytest.mark.slow
-SERVICES = ("catalogue", "search", "allocation", "notifier")
 
 
 @pytest.fixture(scope="module")
 def county(tmp_path_factory):
-    system = System(tmp_path_factory.mktemp("bodies"))
-    for s in SERVICES:
-        system.add(s)
-    for s in SERVICES:
-        system.start(s)
-    try:
-        for s in SERVICES:
-            system.wait_ready(s)
+    with whole_system(tmp_path_factory.mktemp("bodies")) as system:
         url = {s: system.procs[s].url for s in SERVICES}
         region = system.cli("catalogue", "token", "create", "--region")
         r = requests.put(f"{url['catalogue']}/v1/feeds/2480", json=municipality_feed("2480"),
@@ -69,11 +61,6 @@ def county(tmp_path_factory):
                            "code": chat["code"], "result": chat["suggestions"][0]["id"], "occ": occ,
                            "application": application["application_id"]}
         yield system
-    finally:
-        system.stop_all()
-        import asyncio
-
-        asyncio.run(system.delete_queues())
 
 
 def bodies(f: dict) -> dict:

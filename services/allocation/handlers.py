@@ -4,7 +4,9 @@ from __future__ import annotations
 import logging
 
 from shared.bus import Bus
-from shared.events import ApplicantErasureRequested, ApplicationSubmitted, ChatTurnObserved, CourseUpserted, CourseWithdrawn, Envelope
+from shared.events import (
+    ApplicantErasureRequested, ApplicationSubmitted, ChatTurnObserved, CourseUpserted, CourseWithdrawn, Envelope,
+)
 
 log = logging.getLogger(__name__)
 

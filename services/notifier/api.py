@@ -19,7 +19,7 @@ MAX_ID = 2**63  # ids are 64-bit integers
 class DeliveryQuery(BaseModel):
     status: Literal["pending", "sending", "sent", "retry", "failed", "cancelled"] | None = None
     limit: int = Field(100, ge=1, le=1000)
-    cursor: int | None = Field(None, ge=0, lt=2**63, description="the `next` of the previous page")
+    cursor: int | None = Field(None, ge=0, lt=MAX_ID, description="the `next` of the previous page")
 
 
 def create_app(service: NotifierService) -> web.Application:

@@ -47,12 +47,17 @@ class Undeliverable(ValueError):
 
 
 def whose(payload) -> str | None:  # noqa: ANN001
-    """Whom a delivery is about, for erasure: the application, or `chat:CODE` for a counsellor's plan."""
+    """Whom a delivery is about, for erasure: the application, or the conversation of a counsellor's plan."""
     if getattr(payload, "application_id", None):
         return payload.application_id
     if isinstance(payload, GuidanceSummaryPayload):
-        return f"chat:{payload.session_id}"
+        return conversation(payload.session_id)
     return None
+
+
+def conversation(code: str) -> str:
+    """How deliveries about a chat conversation (by its code) are kept, beside application ids."""
+    return f"chat:{code}"
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """The notifier's message handlers."""
 from __future__ import annotations
 
-from services.notifier.compose import TEMPLATE_FOR
+from services.notifier.compose import TEMPLATE_FOR, conversation
 from shared.bus import Bus
 from shared.events import ApplicantErased, ApplicantErasureRequested, Envelope
 
@@ -16,4 +16,4 @@ def register(bus: Bus, service) -> None:  # noqa: ANN001 - NotifierService (impo
         if isinstance(event, ApplicantErased):
             await service.erase(event.payload.application_id)
         elif isinstance(event, ApplicantErasureRequested):  # a forgotten conversation's e-mailed plans
-            await service.erase(f"chat:{event.payload.chat_session}")
+            await service.erase(conversation(event.payload.chat_session))

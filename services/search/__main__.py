@@ -31,9 +31,9 @@ def _run(args: argparse.Namespace, settings: SearchSettings) -> int:
     if args.command == "check-index":
         import json
 
-        from services.search.index_check import check
-
         import aiohttp
+
+        from services.search.index_check import check
 
         try:
             report = asyncio.run(check(settings.search_url, settings.catalogue_url))

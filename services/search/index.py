@@ -53,7 +53,6 @@ class SearchIndex:
         self.by_code: dict[str, set[tuple[str, str]]] = {}
         self.occurrences: dict[str, str] = {}  # occurrence id -> course id
         self.counts: dict[str, int] = dict.fromkeys(KINDS, 0)  # documents per kind, kept as they come and go
-        self.position: str | None = None  # newest catalogue update seen (logged; a catch-up reads everything)
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -94,8 +93,6 @@ class SearchIndex:
                 self.by_code.setdefault(doc["code"].upper(), set()).add((kind, rid))
             for o in doc.get("occurrences") or ():
                 self.occurrences[o["id"]] = rid
-        if self.position is None or version > self.position:
-            self.position = version
 
     def remove(self, kind: str, rid: str) -> bool:
         e = self.entries.pop((kind, rid), None)
@@ -177,8 +174,7 @@ class SearchIndex:
                                    ensure_ascii=False) + "\n")
         np.save(path / "vectors.tmp.npy", np.stack([self.vectors[k] for k in keys]) if keys
                 else np.zeros((0, self.dim), np.float32))
-        (path / "keys.json.tmp").write_text(json.dumps({"keys": keys, "position": self.position,
-                                                        "signature": self.signature}))
+        (path / "keys.json.tmp").write_text(json.dumps({"keys": keys, "signature": self.signature}))
         # Rename last, together: a crash mid-save leaves the previous complete save in place.
         tmp.replace(path / "entries.jsonl")
         (path / "vectors.tmp.npy").replace(path / "vectors.npy")
@@ -201,5 +197,4 @@ class SearchIndex:
             e = json.loads(line)
             idx.put(e["kind"], e["id"], e["doc"], e["key"], doc_text(e["kind"], e["doc"]), vec.get(e["key"]),
                     e["version"])
-        idx.position = meta.get("position")
         return idx

@@ -21,6 +21,7 @@ from services.search.profile import Profile, detect_language, read_message
 from services.search.chat import Chat
 from services.search.embedder import Embedder, text_key
 from services.search.index import SearchIndex, doc_text
+from services.search.index_check import digest
 from services.search.settings import SearchSettings
 from services.search.taxonomy import named_occupations
 from shared.events import CourseDoc, Envelope, LearningCentreDoc, ValidationOfferDoc
@@ -66,7 +67,7 @@ class SearchService(BusService):
                                                 self.settings.max_passage_tokens, self.settings.query_backend)
         self.index = await asyncio.to_thread(SearchIndex.load, self.settings.index_path(), self.embedder.dim,
                                              self.embedder.signature)
-        log.info("index loaded: %d documents, position %s", len(self.index), self.index.position)
+        log.info("index loaded: %d documents", len(self.index))
         self._count()
         gc.freeze()
         self.spawn(self._catch_up_forever(), "search-catch-up")
@@ -238,10 +239,8 @@ class SearchService(BusService):
 
     def index_digests(self) -> dict:
         """What this replica holds, document by document (see index_check)."""
-        from services.search.index_check import digest
-
         return {"documents": {f"{k}:{rid}": digest(e.doc) for (k, rid), e in self.index.entries.items()},
-                "unembedded": self.index.unembedded(text_key), "position": self.index.position}
+                "unembedded": self.index.unembedded(text_key)}
 
     # --- searching ----------------------------------------------------------------------------
 
