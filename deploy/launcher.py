@@ -24,8 +24,8 @@ from collections import deque
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PORTS = {"catalogue": 8081, "search": 8082, "allocation": 8083, "notifier": 8084}
-ORDER = ["catalogue", "search", "allocation", "notifier"]
+PORTS = {"catalogue": 8081, "search": 8082, "allocation": 8083, "notifier": 8084, "guidance": 8085}
+ORDER = ["catalogue", "search", "allocation", "notifier", "guidance"]
 MAX_RESTARTS = 5  # within RESTART_WINDOW_S; beyond that the service is broken, not unlucky
 RESTART_WINDOW_S = 60.0
 
@@ -171,11 +171,11 @@ def staff_tokens(services: list[str]) -> list[str]:
     if "notifier" in services:
         token = cli("notifier", "token", "create", "--operator", "--name", "demo-operator")
         lines.append(f"  operator token (notifier /v1/deliveries): {token}")
-    if "search" in services:
+    if "guidance" in services:
         # A demo counsellor with a fresh password each start (printed; never a fixed default).
-        password = cli("search", "counsellor", "create", "demo", "--name", "Demo Vägledare").split("password: ")[-1]
-        lines.append(f"  chat page for learners: http://127.0.0.1:{port_of('search')}/")
-        lines.append(f"  counsellor page: http://127.0.0.1:{port_of('search')}/counsellor   "
+        password = cli("guidance", "counsellor", "create", "demo", "--name", "Demo Vägledare").split("password: ")[-1]
+        lines.append(f"  chat page for learners: http://127.0.0.1:{port_of('guidance')}/")
+        lines.append(f"  counsellor page: http://127.0.0.1:{port_of('guidance')}/counsellor   "
                      f"(user demo, password {password})")
     return lines
 

@@ -3,3 +3,4 @@ CREATE DATABASE catalogue;
 CREATE DATABASE search;
 CREATE DATABASE allocation;
 CREATE DATABASE notifier;
+CREATE DATABASE guidance;

@@ -13,23 +13,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from shared.events import EVENT_TYPES, Envelope  # noqa: E402
+from shared.bus import topic_matches  # noqa: E402
+from shared.events import EVENT_TYPES, PRODUCERS, Envelope  # noqa: E402
 
 DOCS = ROOT / "docs"
-SERVICES = ("catalogue", "search", "allocation", "notifier")
-# Who publishes each event (the subscribers are read from the services' own handler registrations).
-PRODUCED_BY = {
-    "course.upserted": "catalogue", "course.withdrawn": "catalogue",
-    "validation_offer.upserted": "catalogue", "validation_offer.withdrawn": "catalogue",
-    "learning_centre.upserted": "catalogue", "learning_centre.withdrawn": "catalogue",
-    "application.submitted": "search", "chat.turn_observed": "search", "guidance.summary_requested": "search",
-    "applicant.erasure_requested": "search",
-    "application.received": "allocation", "application.waitlisted": "allocation",
-    "application.rejected": "allocation", "applicant.erased": "allocation",
-    "offer.made": "allocation", "offer.reminder": "allocation", "offer.accepted": "allocation",
-    "offer.declined": "allocation", "offer.expired": "allocation", "offer.withdrawn": "allocation",
-    "test.ping": "tests",
-}
+SERVICES = ("catalogue", "search", "allocation", "notifier", "guidance")
 
 
 def service_object(name: str, **settings):  # noqa: ANN003, ANN202
@@ -65,16 +53,9 @@ def subscriptions() -> dict[str, list[tuple[str, str]]]:
             for key in sub.routing_keys:
                 for ev in EVENT_TYPES:
                     t = ev.model_fields["type"].default
-                    if _matches(key, t):
+                    if topic_matches(key, t):
                         out.setdefault(t, []).append((name, sub.queue))
     return out
-
-
-def _matches(pattern: str, key: str) -> bool:
-    p, k = pattern.split("."), key.split(".")
-    if "#" in p:
-        return True
-    return len(p) == len(k) and all(a in ("*", b) for a, b in zip(p, k))
 
 
 def asyncapi() -> dict:
@@ -98,7 +79,7 @@ def asyncapi() -> dict:
             "description": f"Routing key `{etype}` on the topic exchange `vux.events` (persistent, confirmed).",
             "messages": {name: {"$ref": f"#/components/messages/{name}"}},
         }
-        producer = PRODUCED_BY[etype]
+        producer = PRODUCERS[etype]
         operations[f"{producer}-sends-{channel}"] = {
             "action": "send", "channel": {"$ref": f"#/channels/{channel}"},
             "summary": f"{producer} publishes {etype} through its transactional outbox",

@@ -42,8 +42,18 @@ class Subscription:
     queue: str
     routing_keys: list[str]
     handler: Handler
-    exclusive: bool = False  # a per-process queue (e.g. each search replica keeps its own index)
     names: dict[str, str] = field(default_factory=dict)
+
+
+def topic_matches(pattern: str, key: str) -> bool:
+    """AMQP topic matching: `*` is one word, `#` is zero or more."""
+    p, k = pattern.split("."), key.split(".")
+    if not p:
+        return not k
+    if p[0] == "#":
+        return any(topic_matches(".".join(p[1:]), ".".join(k[i:])) if p[1:] else True for i in range(len(k) + 1))
+    return bool(k) and p[0] in ("*", k[0]) and (topic_matches(".".join(p[1:]), ".".join(k[1:])) if p[1:] else
+                                                len(k) == 1)
 
 
 def quorum_args(**extra) -> dict:
@@ -164,11 +174,11 @@ class Bus:
 
     # --- consuming ------------------------------------------------------------------------
 
-    def subscribe(self, queue: str, routing_keys: list[str], *, exclusive: bool = False):
+    def subscribe(self, queue: str, routing_keys: list[str]):
         """Decorator: `@bus.subscribe("search.catalogue", ["course.*"])` over an async handler."""
 
         def deco(handler: Handler) -> Handler:
-            self.subscriptions.append(Subscription(queue, routing_keys, handler, exclusive))
+            self.subscriptions.append(Subscription(queue, routing_keys, handler))
             return handler
 
         return deco
@@ -227,6 +237,12 @@ class Bus:
         except ValidationError as exc:
             await self._move(message, sub.names["parking"], retries,
                              reason=f"invalid message: {_short(exc)}", outcome="parked", queue=queue)
+            return
+        if not any(topic_matches(key, event.type) for key in sub.routing_keys):
+            # Bound by mistake, or published to the queue directly: kept for a person to look at.
+            await self._move(message, sub.names["parking"], retries, outcome="parked", queue=queue,
+                             reason=f"event type {event.type!r} is not one this queue subscribes to "
+                                    f"({', '.join(sub.routing_keys)})")
             return
         token = correlation_id.set(event.correlation_id)
         try:

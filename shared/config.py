@@ -30,6 +30,7 @@ class ServiceSettings(BaseSettings):
     search_url: str = "http://127.0.0.1:8082"
     allocation_url: str = "http://127.0.0.1:8083"
     notifier_url: str = "http://127.0.0.1:8084"
+    guidance_url: str = "http://127.0.0.1:8085"
     log_level: str = "INFO"
     log_json: bool = True
     outbox_poll_s: float = 1.0

@@ -243,8 +243,6 @@ class Envelope(Model):
     correlation_id: str | None = None
     payload: Any
 
-    routing_key: ClassVar[str]
-
     def to_json(self) -> bytes:
         return orjson.dumps(self.model_dump(mode="json"))
 
@@ -419,5 +417,17 @@ def parse_event(body: bytes | str) -> Envelope:
     return _adapter.validate_json(body)
 
 
-def routing_key(event: Envelope) -> str:
-    return event.type
+# Who may publish each event type: the bus's contract beside the events themselves (the AsyncAPI
+# document is generated from it).
+PRODUCERS: dict[str, str] = {
+    "course.upserted": "catalogue", "course.withdrawn": "catalogue",
+    "validation_offer.upserted": "catalogue", "validation_offer.withdrawn": "catalogue",
+    "learning_centre.upserted": "catalogue", "learning_centre.withdrawn": "catalogue",
+    "application.submitted": "guidance", "chat.turn_observed": "guidance", "guidance.summary_requested": "guidance",
+    "applicant.erasure_requested": "guidance",
+    "application.received": "allocation", "application.waitlisted": "allocation",
+    "application.rejected": "allocation", "applicant.erased": "allocation",
+    "offer.made": "allocation", "offer.reminder": "allocation", "offer.accepted": "allocation",
+    "offer.declined": "allocation", "offer.expired": "allocation", "offer.withdrawn": "allocation",
+    "test.ping": "tests",
+}

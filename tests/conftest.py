@@ -9,6 +9,7 @@ import asyncio
 import os
 import socket
 import uuid
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -178,6 +179,35 @@ async def delete_queues(names: list[str]) -> None:
         await conn.close()
 
 
+async def until(predicate, what: str, timeout: float = 30.0, every: float = 0.1) -> None:
+    """Wait until predicate() is true; fail the test (AssertionError) when it is not within `timeout`."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError(f"{what} not within {timeout:.0f}s")
+        await asyncio.sleep(every)
+
+
+@asynccontextmanager
+async def served(service, create_app, port: int, ready, what: str, timeout: float = 30.0):
+    """One service in-process: started, its HTTP API on `port`, ready (or the test fails); then stopped
+    and its queues deleted. Every service fixture is this with its own settings."""
+    await service.start()
+    runner = web.AppRunner(create_app(service))
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        await until(ready, f"{what} ready", timeout)
+        yield runner
+    finally:
+        await runner.cleanup()
+        await service.stop()
+        names = [n for sub in service.bus.subscriptions for n in service.bus.queue_names(sub.queue).values()]
+        if names:
+            await delete_queues(names)
+
+
 @dataclass
 class RunningCatalogue:
     url: str
@@ -220,22 +250,12 @@ async def catalogue(db_url, bus_names):
     settings = CatalogueSettings(database_url=db_url, amqp_url=AMQP_URL, http_port=free_port(),
                                  outbox_poll_s=0.2, feed_max_bytes=2_000_000, feed_rate_per_minute=10_000, **bus_names)
     service = CatalogueService(settings)
-    await service.start()
-    runner = web.AppRunner(create_app(service))
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", settings.http_port)
-    await site.start()
-    async with aiohttp.ClientSession() as http:
+    async with served(service, create_app, settings.http_port, lambda: service.bus.connected, "catalogue") as runner, \
+            aiohttp.ClientSession() as http:
         running = RunningCatalogue(f"http://127.0.0.1:{settings.http_port}", service, http)
         running.app = runner.app
         running.region_token = await running.token()
-        for _ in range(50):  # the bus connects in the background
-            if service.bus.connected:
-                break
-            await asyncio.sleep(0.1)
         yield running
-    await runner.cleanup()
-    await service.stop()
 
 
 @dataclass
@@ -275,22 +295,11 @@ async def allocation(db_factory, bus_names):
                                   outbox_poll_s=0.2, retry_delays_s=[0.2, 0.5], public_url=f"http://127.0.0.1:{port}",
                                   expiry_check_s=3600, **bus_names)
     service = AllocationService(settings)
-    await service.start()
-    runner = web.AppRunner(create_app(service))
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    async with aiohttp.ClientSession() as http:
+    async with served(service, create_app, port, lambda: service.bus.connected and service.bus.consuming,
+                      "allocation"), aiohttp.ClientSession() as http:
         running = RunningAllocation(f"http://127.0.0.1:{port}", service, http)
         running.coordinator_token = await running.token()
-        for _ in range(100):
-            if service.bus.connected and service.bus.consuming:
-                break
-            await asyncio.sleep(0.1)
         yield running
-    await runner.cleanup()
-    await service.stop()
-    names = [n for sub in service.bus.subscriptions for n in service.bus.queue_names(sub.queue).values()]
-    await delete_queues(names)
 
 
 class SmtpCatcher:
@@ -360,19 +369,9 @@ async def notifier(db_factory, bus_names, smtp):
                                 smtp_port=smtp.port, send_retry_delays_s=[0.2, 0.4, 0.6], retry_delays_s=[0.2],
                                 instance_name=f"test-{port}", **bus_names)
     service = NotifierService(settings)
-    await service.start()
-    runner = web.AppRunner(create_app(service))
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    for _ in range(100):
-        if service.bus.consuming:
-            break
-        await asyncio.sleep(0.1)
-    async with aiohttp.ClientSession() as http:
+    async with served(service, create_app, port, lambda: service.bus.consuming, "notifier"), \
+            aiohttp.ClientSession() as http:
         yield RunningNotifier(f"http://127.0.0.1:{port}", service, http)
-    await runner.cleanup()
-    await service.stop()
-    await delete_queues([n for sub in service.bus.subscriptions for n in service.bus.queue_names(sub.queue).values()])
 
 
 @pytest.fixture
@@ -384,22 +383,40 @@ async def search(catalogue, bus_names, tmp_path):
 
     port = free_port()
     settings = SearchSettings(amqp_url=AMQP_URL, http_port=port, catalogue_url=catalogue.url,
-                              index_dir=str(tmp_path / "index"), instance_name=f"t{port}",
-                              database_url=f"sqlite+aiosqlite:///{tmp_path}/search.db", **bus_names)
+                              index_dir=str(tmp_path / "index"), instance_name=f"t{port}", **bus_names)
     service = SearchService(settings)
-    await service.start()
-    runner = web.AppRunner(create_app(service))
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    for _ in range(300):
-        if service.bus.consuming and service.caught_up.is_set():
-            break
-        await asyncio.sleep(0.1)
-    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:  # cookies on an IP
+    async with served(service, create_app, port, lambda: service.bus.consuming and service.caught_up.is_set(),
+                      "search", timeout=60), aiohttp.ClientSession() as http:
         yield RunningSearch(f"http://127.0.0.1:{port}", service, http, settings)
-    await runner.cleanup()
-    await service.stop()
-    await delete_queues([n for sub in service.bus.subscriptions for n in service.bus.queue_names(sub.queue).values()])
+
+
+@pytest.fixture
+async def guidance(search, db_factory, bus_names):
+    """The guidance service in-process, asking the search fixture for suggestions."""
+    from services.guidance.api import create_app
+    from services.guidance.service import GuidanceService
+    from services.guidance.settings import GuidanceSettings
+
+    port = free_port()
+    settings = GuidanceSettings(database_url=await db_factory("guidance"), amqp_url=AMQP_URL, http_port=port,
+                                search_url=search.url, outbox_poll_s=0.2, **bus_names)
+    service = GuidanceService(settings)
+    async with served(service, create_app, port, lambda: service.bus.consuming, "guidance"), \
+            aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:  # cookies on an IP
+        yield RunningGuidance(f"http://127.0.0.1:{port}", service, http, settings)
+
+
+@dataclass
+class RunningGuidance:
+    url: str
+    service: object
+    http: aiohttp.ClientSession
+    settings: object
+
+    async def chat(self, message: str, session_id: str | None = None, **extra) -> tuple[int, dict]:
+        async with self.http.post(f"{self.url}/v1/chat",
+                                  json={"session_id": session_id, "message": message, **extra}) as r:
+            return r.status, await r.json()
 
 
 @dataclass

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Iterator
 
 ROOT = Path(__file__).resolve().parent.parent
-SERVICES = ("catalogue", "search", "allocation", "notifier")
+SERVICES = ("catalogue", "search", "allocation", "notifier", "guidance")
 
 
 def free_port() -> int:
@@ -141,7 +141,7 @@ class System:
 
 @contextmanager
 def whole_system(tmp: Path) -> Iterator[System]:
-    """The four services as processes, each ready; stopped, and their queues removed, afterwards."""
+    """The five services as processes, each ready; stopped, and their queues removed, afterwards."""
     system = System(tmp)
     for s in SERVICES:
         system.add(s)

@@ -93,8 +93,8 @@ async def test_applicant_sees_their_own_application_only(catalogue, allocation):
 
 async def test_submission_command_over_the_bus(catalogue, allocation, collector):
     await seed_courses(catalogue, allocation)
-    ok = ApplicationSubmitted(producer="search", payload=form(["e.2480.VARD.1"], email="bus@example.se"))
-    bad = ApplicationSubmitted(producer="search", payload=form(["e.2480.GONE.1"], email="bad@example.se"))
+    ok = ApplicationSubmitted(producer="guidance", payload=form(["e.2480.VARD.1"], email="bus@example.se"))
+    bad = ApplicationSubmitted(producer="guidance", payload=form(["e.2480.GONE.1"], email="bad@example.se"))
     for ev in (ok, bad, ok):  # the first one delivered twice
         await allocation.service.bus.publish(ev)
     await collector.wait_types(application__received=1, application__rejected=1)
@@ -215,7 +215,7 @@ async def test_erasure_forgets_the_person_and_keeps_statistics(catalogue, alloca
     status, body = await allocation.call("POST", "/v1/applications", form(["e.2480.SVETS.1"], email="gone@example.se"),
                                          token="")
     app_id = body["application_id"]
-    await allocation.service.bus.publish(ChatTurnObserved(producer="search", payload=ChatTurnPayload(
+    await allocation.service.bus.publish(ChatTurnObserved(producer="guidance", payload=ChatTurnPayload(
         areas=["Allmänna ämnen"], municipality_code="2480", lang="sv")))
     assert (await allocation.call("DELETE", f"/v1/applications/{app_id}", token="", secret="nope"))[0] == 404
     status, out = await allocation.call("DELETE", f"/v1/applications/{app_id}", token="", secret=body["secret"])

@@ -1,8 +1,8 @@
 """The API documents in docs/ are what the code generates, and they are well-formed."""
 import json
 
-from scripts.api_docs import PRODUCED_BY, ROOT, documents, render
-from shared.events import EVENT_TYPES
+from scripts.api_docs import ROOT, documents, render
+from shared.events import EVENT_TYPES, PRODUCERS
 
 
 def test_checked_in_documents_are_current():
@@ -23,16 +23,16 @@ def test_openapi_documents_describe_every_route_with_schemas():
                 if body:
                     ref = body["schema"].get("$ref", "")
                     assert not ref or ref.split("/")[-1] in doc["components"]["schemas"], (route, ref)
-    search = json.loads((ROOT / "docs" / "openapi" / "search.json").read_text())
-    chat = search["components"]["schemas"]["ChatRequest"]
+    guidance = json.loads((ROOT / "docs" / "openapi" / "guidance.json").read_text())
+    chat = guidance["components"]["schemas"]["ChatRequest"]
     assert {"session_id", "message", "lang"} <= set(chat["properties"])
 
 
 def test_asyncapi_names_a_producer_for_every_event_and_its_consumers():
     doc = documents()[ROOT / "docs" / "asyncapi.json"]
     types = {e.model_fields["type"].default for e in EVENT_TYPES}
-    assert set(PRODUCED_BY) == types
+    assert set(PRODUCERS) == types
     assert doc["asyncapi"] == "3.0.0" and len(doc["channels"]) == len(types)
     ops = doc["operations"]
-    assert "allocation-receives-application-submitted" in ops and "search-sends-application-submitted" in ops
+    assert "allocation-receives-application-submitted" in ops and "guidance-sends-application-submitted" in ops
     assert "notifier-receives-offer-made" in ops

@@ -1,4 +1,4 @@
-"""Who may do what: every endpoint of all four services (as their OpenAPI documents list them), asked by
+"""Who may do what: every endpoint of all five services (as their OpenAPI documents list them), asked by
 every kind of caller, gets exactly the answer it should.
 
 Callers: nobody, a garbled token, a municipality's feed token (Umeå, and Lycksele for "the wrong
@@ -56,24 +56,28 @@ def expected_table() -> dict:
         ("catalogue", "GET /v1/municipalities"): public, ("catalogue", "GET /v1/validation-offers"): public,
         ("catalogue", "PUT /v1/feeds/{municipality}"): only({"muni_umea": 200, "region": 200}, muni_lycksele=403),
         ("catalogue", "PATCH /v1/feeds/{municipality}"): only({"muni_umea": 200, "region": 200}, muni_lycksele=403),
-        # --- search: searching and chatting are open to all; a conversation is its secret's
-        ("search", "GET /"): public, ("search", "GET /counsellor"): public,
+        # --- search is open to all; its old chat pages redirect to guidance
+        ("search", "GET /"): everyone(308), ("search", "GET /counsellor"): everyone(308),
         ("search", "GET /healthz"): public, ("search", "GET /readyz"): public,
-        ("search", "POST /v1/search"): public, ("search", "GET /v1/municipalities"): public,
-        ("search", "GET /v1/index/digests"): public,
+        ("search", "POST /v1/search"): public, ("search", "POST /v1/understand"): public,
+        ("search", "POST /v1/occurrences/known"): public, ("search", "GET /v1/index/digests"): public,
+        # --- guidance: chatting is open to all; a conversation is its secret's
+        ("guidance", "GET /"): public, ("guidance", "GET /counsellor"): public,
+        ("guidance", "GET /healthz"): public, ("guidance", "GET /readyz"): public,
+        ("guidance", "GET /v1/municipalities"): public,
         # Without a secret a chat turn starts a new conversation; a wrong one is no conversation.
-        ("search", "POST /v1/chat"): {**everyone(200), "learner_wrong": 404},
-        ("search", "GET /v1/chat/session"): learner_only(200),
-        ("search", "POST /v1/chat/marks"): learner_only(200),
-        ("search", "POST /v1/chat/apply"): learner_only(202),
-        ("search", "POST /v1/counsellor/login"): only({"counsellor": 200}),  # the others' passwords are wrong
-        ("search", "GET /v1/counsellor/me"): only({"counsellor": 200}),
-        ("search", "GET /v1/counsellor/sessions"): only({"counsellor": 200}),
-        ("search", "POST /v1/counsellor/sessions"): only({"counsellor": 200}),
-        ("search", "GET /v1/counsellor/sessions/{code}"): only({"counsellor": 200}),
-        ("search", "POST /v1/counsellor/sessions/{code}/marks"): only({"counsellor": 200}),
-        ("search", "POST /v1/counsellor/sessions/{code}/notes"): only({"counsellor": 201}),
-        ("search", "POST /v1/counsellor/sessions/{code}/summary"): only({"counsellor": 202}),
+        ("guidance", "POST /v1/chat"): {**everyone(200), "learner_wrong": 404},
+        ("guidance", "GET /v1/chat/session"): learner_only(200),
+        ("guidance", "POST /v1/chat/marks"): learner_only(200),
+        ("guidance", "POST /v1/chat/apply"): learner_only(202),
+        ("guidance", "POST /v1/counsellor/login"): only({"counsellor": 200}),  # the others' passwords are wrong
+        ("guidance", "GET /v1/counsellor/me"): only({"counsellor": 200}),
+        ("guidance", "GET /v1/counsellor/sessions"): only({"counsellor": 200}),
+        ("guidance", "POST /v1/counsellor/sessions"): only({"counsellor": 200}),
+        ("guidance", "GET /v1/counsellor/sessions/{code}"): only({"counsellor": 200}),
+        ("guidance", "POST /v1/counsellor/sessions/{code}/marks"): only({"counsellor": 200}),
+        ("guidance", "POST /v1/counsellor/sessions/{code}/notes"): only({"counsellor": 201}),
+        ("guidance", "POST /v1/counsellor/sessions/{code}/summary"): only({"counsellor": 202}),
         # --- allocation
         ("allocation", "GET /healthz"): public, ("allocation", "GET /readyz"): public,
         ("allocation", "POST /v1/applications"): everyone(201),  # anyone may apply (each caller its own form)
@@ -99,22 +103,23 @@ def expected_table() -> dict:
         ("notifier", "GET /v1/deliveries"): only({"operator": 200}),
         ("notifier", "POST /v1/deliveries/{id}/resend"): only({"operator": 404}),  # allowed in; no such delivery
         # --- last, as they end what the others use
-        ("search", "POST /v1/counsellor/logout"): everyone(200),
-        ("search", "DELETE /v1/chat/session"): learner_only(200),
+        ("guidance", "POST /v1/counsellor/logout"): everyone(200),
+        ("guidance", "DELETE /v1/chat/session"): learner_only(200),
         ("allocation", "DELETE /v1/applications/{id}"): {**learner_by_secret_or_coord, "coord_umea": 403},
     }
 
 
 def documented_operations() -> set:
     ops = set()
-    for service in ("catalogue", "search", "allocation", "notifier"):
+    for service in ("catalogue", "search", "allocation", "notifier", "guidance"):
         doc = json.loads((DOCS / f"{service}.json").read_text())
         for path, methods in doc["paths"].items():
             ops |= {(service, f"{m.upper()} {path}") for m in methods}
     return ops
 
 
-async def test_every_endpoint_answers_every_kind_of_caller_as_it_should(catalogue, allocation, notifier, search):
+async def test_every_endpoint_answers_every_kind_of_caller_as_it_should(catalogue, allocation, notifier, search,
+                                                                       guidance):
     table = expected_table()
     assert set(table) == documented_operations(), "every documented route needs its row (and no more)"
 
@@ -144,21 +149,21 @@ async def test_every_endpoint_answers_every_kind_of_caller_as_it_should(catalogu
         "municipalities": [{"code": "2480", "name": "Umeå", "population": 130000, "unemployed": 4000,
                             "own_places": 5}]})
     assert status == 201
-    async with search.http.post(f"{search.url}/v1/chat", json={"message": "Jag vill bli svetsare i Umeå"}) as r:
+    async with guidance.http.post(f"{guidance.url}/v1/chat", json={"message": "Jag vill bli svetsare i Umeå"}) as r:
         conversation = await r.json()
     sid, code = conversation["session_id"], conversation["code"]
     result_id = conversation["suggestions"][0]["id"]
-    from services.search.chat import create_counsellor
+    from services.guidance.conversations import create_counsellor
 
     password = "vägledning-" + pysecrets.token_hex(4)
-    async with search.service.engine.begin() as conn:
+    async with guidance.service.engine.begin() as conn:
         await create_counsellor(conn, "matrix", "Matrix Vägledare", None, password)
-    async with search.http.post(f"{search.url}/v1/counsellor/login",
+    async with guidance.http.post(f"{guidance.url}/v1/counsellor/login",
                                 json={"username": "matrix", "password": password}) as r:
         cookie = r.cookies["vux_counsellor"].value
     # The counsellor has the learner's code: the conversation is opened once before the matrix runs.
     async with aiohttp.ClientSession(cookies={"vux_counsellor": cookie}) as c:
-        async with c.post(f"{search.url}/v1/counsellor/sessions", json={"code": code}) as r:
+        async with c.post(f"{guidance.url}/v1/counsellor/sessions", json={"code": code}) as r:
             assert r.status == 200
 
     bearer = {"garbled": "vux_000000000000_" + "x" * 43, "muni_umea": await catalogue.token("2480"),
@@ -167,7 +172,8 @@ async def test_every_endpoint_answers_every_kind_of_caller_as_it_should(catalogu
               "coord_region": allocation.coordinator_token, "operator": await notifier.token()}
     wrong = pysecrets.token_urlsafe(24)
     answer = {occ: allocation.service.answer_token(offer_of[occ]) for occ in offer_of}
-    base = {"catalogue": catalogue.url, "search": search.url, "allocation": allocation.url, "notifier": notifier.url}
+    base = {"catalogue": catalogue.url, "search": search.url, "allocation": allocation.url, "notifier": notifier.url,
+            "guidance": guidance.url}
 
     def request_for(service: str, op: str, who: str, n: int) -> dict:
         """Method, URL, headers and body for one call by one caller."""
@@ -195,7 +201,8 @@ async def test_every_endpoint_answers_every_kind_of_caller_as_it_should(catalogu
             params["token"] = token
         body = {
             "PUT /v1/feeds/{municipality}": feed, "PATCH /v1/feeds/{municipality}": {"educationEvents": []},
-            "POST /v1/search": {"text": "svetsare"},
+            "POST /v1/search": {"text": "svetsare"}, "POST /v1/understand": {"text": "svetsare"},
+            "POST /v1/occurrences/known": {"ids": ["e.2480.AUTH1.1"]},
             "POST /v1/chat": {"message": "helst på distans", "session_id": sid if learner else wrong}
             if learner is not None else {"message": "Jag vill bli svetsare"},
             "POST /v1/chat/marks": {"result_id": result_id, "mark": "saved"},

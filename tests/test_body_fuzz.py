@@ -32,12 +32,12 @@ def county(tmp_path_factory):
         assert r.status_code == 200, r.text
         coordinator = system.cli("allocation", "token", "create", "--coordinator")
         password = secrets.token_urlsafe(12)
-        system.cli("search", "counsellor", "create", "fuzz", "--name", "Fuzz", "--password-stdin", stdin=password)
+        system.cli("guidance", "counsellor", "create", "fuzz", "--name", "Fuzz", "--password-stdin", stdin=password)
         session = requests.Session()
-        assert session.post(f"{url['search']}/v1/counsellor/login", json={"username": "fuzz", "password": password},
+        assert session.post(f"{url['guidance']}/v1/counsellor/login", json={"username": "fuzz", "password": password},
                             timeout=30).status_code == 200
         for _ in range(300):  # the courses reach search and allocation
-            chat = session.post(f"{url['search']}/v1/chat", json={"message": "Jag vill bli undersköterska"},
+            chat = session.post(f"{url['guidance']}/v1/chat", json={"message": "Jag vill bli undersköterska"},
                                 timeout=30).json()
             occ = [o["id"] for s in chat.get("suggestions", []) if s["kind"] == "course" for o in s["occurrences"]]
             if occ:
@@ -70,15 +70,17 @@ def bodies(f: dict) -> dict:
     return {
         ("search", "POST", "/v1/search"): {"text": "svetsare", "limit": 5, "filters": {"home_municipality": "2480"},
                                             "kinds": ["course"]},
-        ("search", "POST", "/v1/chat"): {"session_id": f["sid"], "message": "helst på distans", "lang": "sv"},
-        ("search", "POST", "/v1/chat/marks"): {"session_id": f["sid"], "result_id": f["result"], "mark": "saved"},
-        ("search", "POST", "/v1/chat/apply"): {"session_id": f["sid"], "choices": f["occ"][:2], "consent": True,
+        ("search", "POST", "/v1/understand"): {"text": "Jag har jobbat som svetsare i fem år", "lang": "sv"},
+        ("search", "POST", "/v1/occurrences/known"): {"ids": f["occ"][:2]},
+        ("guidance", "POST", "/v1/chat"): {"session_id": f["sid"], "message": "helst på distans", "lang": "sv"},
+        ("guidance", "POST", "/v1/chat/marks"): {"session_id": f["sid"], "result_id": f["result"], "mark": "saved"},
+        ("guidance", "POST", "/v1/chat/apply"): {"session_id": f["sid"], "choices": f["occ"][:2], "consent": True,
                                                "applicant": applicant},
-        ("search", "POST", "/v1/counsellor/login"): {"username": "fuzz", "password": "not the password"},
-        ("search", "POST", "/v1/counsellor/sessions"): {"code": f["code"]},
-        ("search", "POST", "/v1/counsellor/sessions/{code}/marks"): {"result_id": f["result"], "mark": "pinned"},
-        ("search", "POST", "/v1/counsellor/sessions/{code}/notes"): {"text": "En anteckning"},
-        ("search", "POST", "/v1/counsellor/sessions/{code}/summary"): {"name": "Fuzz", "email": "fuzz@example.se"},
+        ("guidance", "POST", "/v1/counsellor/login"): {"username": "fuzz", "password": "not the password"},
+        ("guidance", "POST", "/v1/counsellor/sessions"): {"code": f["code"]},
+        ("guidance", "POST", "/v1/counsellor/sessions/{code}/marks"): {"result_id": f["result"], "mark": "pinned"},
+        ("guidance", "POST", "/v1/counsellor/sessions/{code}/notes"): {"text": "En anteckning"},
+        ("guidance", "POST", "/v1/counsellor/sessions/{code}/summary"): {"name": "Fuzz", "email": "fuzz@example.se"},
         ("allocation", "POST", "/v1/applications"): {"submission_id": "fuzz-0001", "choices": f["occ"][:2],
                                                      "consent": True, "applicant": applicant},
         ("allocation", "POST", "/v1/applications/{id}/approvals"): {"rank": 1, "approved": True},
@@ -107,10 +109,12 @@ class Store:
     as a new PRAGMA data_version."""
 
     def __init__(self, path) -> None:
-        self.conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+        # Search keeps no database: nothing of it can change.
+        self.conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False) \
+            if path.exists() else None
 
     def version(self) -> int:
-        return self.conn.execute("PRAGMA data_version").fetchone()[0]
+        return self.conn.execute("PRAGMA data_version").fetchone()[0] if self.conn else 0
 
     def settled(self) -> int:
         """The version once nothing has been written for a moment (after an accepted request, its

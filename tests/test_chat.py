@@ -10,8 +10,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.parametrize("db_factory", ["sqlite"]
 FIRST = "Jag har jobbat som barnskötare i tio år men vill bli undersköterska, bor i Sorsele och kan inte flytta"
 
 
-async def chat(search, message, session_id=None, **extra):
-    async with search.http.post(f"{search.url}/v1/chat",
+async def chat(guidance, message, session_id=None, **extra):
+    async with guidance.http.post(f"{guidance.url}/v1/chat",
                                 json={"session_id": session_id, "message": message, **extra}) as r:
         return r.status, await r.json()
 
@@ -28,17 +28,17 @@ def sent_to(smtp, address):
     return [m for m in smtp.messages if m["To"].addresses[0].addr_spec == address]
 
 
-async def make_counsellor(search, username="anna", password="vägledning-2026"):
-    from services.search.chat import create_counsellor
+async def make_counsellor(guidance, username="anna", password="vägledning-2026"):
+    from services.guidance.conversations import create_counsellor
 
-    async with search.service.engine.begin() as conn:
+    async with guidance.service.engine.begin() as conn:
         await create_counsellor(conn, username, "Anna Vägledare", "anna@vux.example", password)
     return username, password
 
 
-async def test_a_learner_chats_refines_twice_and_the_suggestions_follow(catalogue, search):
+async def test_a_learner_chats_refines_twice_and_the_suggestions_follow(catalogue, search, guidance):
     await load_county(catalogue, search)
-    status, out = await chat(search, FIRST)
+    status, out = await chat(guidance, FIRST)
     assert status == 200, out
     sid = out["session_id"]
     assert out["lang"] == "sv" and out["code"] and len(sid) >= 24
@@ -57,7 +57,7 @@ async def test_a_learner_chats_refines_twice_and_the_suggestions_follow(catalogu
     asked = [q for q in [out["question"]] if q]
     assert all(q.endswith("?") for q in asked)
 
-    status, out2 = await chat(search, "helst på distans", sid)
+    status, out2 = await chat(guidance, "helst på distans", sid)
     assert status == 200 and out2["session_id"] == sid
     courses = [s for s in out2["suggestions"] if s["kind"] == "course"]
     assert courses and all(o["distance"] for s in courses for o in s["occurrences"])
@@ -67,7 +67,7 @@ async def test_a_learner_chats_refines_twice_and_the_suggestions_follow(catalogu
     assert courses[0]["learning_centre"]["name"] == "Lärcentrum Sorsele"
     assert "Lärcentrum Sorsele" in courses[0]["explanation"]
 
-    status, out3 = await chat(search, "jag bor i Lycksele nu", sid)
+    status, out3 = await chat(guidance, "jag bor i Lycksele nu", sid)
     assert out3["understood"]["home_municipality"]["name"] == "Lycksele"
     c3 = [s for s in out3["suggestions"] if s["kind"] == "course"]
     assert c3[0]["learning_centre"]["name"] == "Lärcentrum Lycksele"
@@ -75,74 +75,74 @@ async def test_a_learner_chats_refines_twice_and_the_suggestions_follow(catalogu
     # Hide one, save another: hidden is gone from the next answer, saved comes first.
     hide, keep = c3[0]["id"], c3[1]["id"]
     for rid, mark in ((hide, "hidden"), (keep, "saved")):
-        async with search.http.post(f"{search.url}/v1/chat/marks",
+        async with guidance.http.post(f"{guidance.url}/v1/chat/marks",
                                     json={"session_id": sid, "result_id": rid, "mark": mark}) as r:
             assert r.status == 200
-    status, out4 = await chat(search, "Jag tycker om att arbeta med äldre människor", sid)
+    status, out4 = await chat(guidance, "Jag tycker om att arbeta med äldre människor", sid)
     ids = [s["id"] for s in out4["suggestions"]]
     assert hide not in ids and ids[0] == keep and out4["suggestions"][0]["mark"] == "saved"
 
-    async with search.http.get(f"{search.url}/v1/chat/session", headers={"X-Chat-Session": sid}) as r:
+    async with guidance.http.get(f"{guidance.url}/v1/chat/session", headers={"X-Chat-Session": sid}) as r:
         view = await r.json()
     assert [m["role"] for m in view["transcript"]] == ["learner", "assistant"] * 4
     assert view["transcript"][0]["text"] == FIRST
 
 
-async def test_english_and_arabic_turns_get_suggestions_and_words_in_their_language(catalogue, search):
+async def test_english_and_arabic_turns_get_suggestions_and_words_in_their_language(catalogue, search, guidance):
     await load_county(catalogue, search, ("2480",))
-    status, en = await chat(search, "I have worked in elderly care for ten years and want to become an assistant "
+    status, en = await chat(guidance, "I have worked in elderly care for ten years and want to become an assistant "
                                     "nurse. I live in Umeå.")
     assert status == 200 and en["lang"] == "en" and en["dir"] == "ltr"
     assert en["suggestions"] and "suggestions" in en["reply"] and en["reply"].startswith("I have understood")
     assert "Umeå" in en["understood"]["summary"]
     assert any(s.get("area") == "Vård och omsorg" for s in en["suggestions"][:4])
-    status, ar = await chat(search, "عملت في رعاية المسنين لمدة عشر سنوات وأريد أن أصبح ممرضة مساعدة")
+    status, ar = await chat(guidance, "عملت في رعاية المسنين لمدة عشر سنوات وأريد أن أصبح ممرضة مساعدة")
     assert status == 200 and ar["lang"] == "ar" and ar["dir"] == "rtl"
     assert ar["suggestions"] and "اقتراحات" in ar["reply"]
     assert any(s.get("area") == "Vård och omsorg" for s in ar["suggestions"][:4])
     assert ar["question"] and "؟" in ar["question"]
 
 
-async def test_bad_input_and_privacy(catalogue, search):
+async def test_bad_input_and_privacy(catalogue, search, guidance):
     await load_county(catalogue, search, ("2480",))
     for body, want in (({"message": ""}, 400), ({"message": 5}, 422), ({}, 422),
                        ({"message": "hej", "session_id": "x" * 20}, 404), ({"message": "hej", "lang": "xx"}, 422)):
-        async with search.http.post(f"{search.url}/v1/chat", json=body) as r:
+        async with guidance.http.post(f"{guidance.url}/v1/chat", json=body) as r:
             assert r.status == want, body
             assert (await r.json())["error"]
-    async with search.http.post(f"{search.url}/v1/chat", data=b"\xff\xfe", headers={"Content-Type": "text/plain"}) as r:
+    async with guidance.http.post(f"{guidance.url}/v1/chat", data=b"\xff\xfe", headers={"Content-Type": "text/plain"}) as r:
         assert r.status == 415
-    status, out = await chat(search, "x" * 5000)
+    status, out = await chat(guidance, "x" * 5000)
     assert status == 200 and "2000" in out["notice"]
-    status, out = await chat(search, "Jag vill jobba som svetsare")
+    status, out = await chat(guidance, "Jag vill jobba som svetsare")
     sid = out["session_id"]
     # Without the secret id, or with a wrong one, nothing is shown.
-    async with search.http.get(f"{search.url}/v1/chat/session") as r:
+    async with guidance.http.get(f"{guidance.url}/v1/chat/session") as r:
         assert r.status == 401
-    async with search.http.get(f"{search.url}/v1/chat/session", headers={"X-Chat-Session": sid[:-2] + "xx"}) as r:
+    async with guidance.http.get(f"{guidance.url}/v1/chat/session", headers={"X-Chat-Session": sid[:-2] + "xx"}) as r:
         assert r.status == 404
     # Counsellor pages need a sign-in; a wrong password gets nothing.
-    async with search.http.get(f"{search.url}/v1/counsellor/sessions/{out['code']}") as r:
+    async with guidance.http.get(f"{guidance.url}/v1/counsellor/sessions/{out['code']}") as r:
         assert r.status == 401
-    await make_counsellor(search)
-    async with search.http.post(f"{search.url}/v1/counsellor/login", json={"username": "anna", "password": "fel"}) as r:
+    await make_counsellor(guidance)
+    async with guidance.http.post(f"{guidance.url}/v1/counsellor/login", json={"username": "anna", "password": "fel"}) as r:
         assert r.status == 401 and "vux_counsellor" not in r.cookies
     # The learner asks to be forgotten: everything is gone.
-    async with search.http.delete(f"{search.url}/v1/chat/session", headers={"X-Chat-Session": sid}) as r:
+    async with guidance.http.delete(f"{guidance.url}/v1/chat/session", headers={"X-Chat-Session": sid}) as r:
         assert r.status == 200
-    async with search.http.get(f"{search.url}/v1/chat/session", headers={"X-Chat-Session": sid}) as r:
+    async with guidance.http.get(f"{guidance.url}/v1/chat/session", headers={"X-Chat-Session": sid}) as r:
         assert r.status == 404
     # Past the retention period, conversations are deleted.
-    status, out = await chat(search, "Jag vill bli kock")
-    search.service.chat.retention = __import__("datetime").timedelta(seconds=0)
-    assert await search.service.chat.purge_expired() >= 1
-    async with search.http.get(f"{search.url}/v1/chat/session", headers={"X-Chat-Session": out["session_id"]}) as r:
+    status, out = await chat(guidance, "Jag vill bli kock")
+    guidance.service.chat.retention = __import__("datetime").timedelta(seconds=0)
+    assert await guidance.service.chat.purge_expired() >= 1
+    async with guidance.http.get(f"{guidance.url}/v1/chat/session", headers={"X-Chat-Session": out["session_id"]}) as r:
         assert r.status == 404
 
 
-async def test_apply_from_the_chat_and_a_counsellor_sends_a_plan(catalogue, search, allocation, notifier, smtp):
+async def test_apply_from_the_chat_and_a_counsellor_sends_a_plan(catalogue, search, guidance, allocation, notifier, smtp):
     await load_county(catalogue, search, ("2480", "2481"))
-    status, out = await chat(search, "Jag har jobbat som undersköterska utan utbildning i fem år och bor i Lycksele")
+    status, out = await chat(guidance, "Jag har jobbat som undersköterska utan utbildning i fem år och bor i Lycksele")
     sid, code = out["session_id"], out["code"]
     assert out["suggestions"][0]["kind"] == "validation"  # validation before courses she may not need
     occ = [o["id"] for s in out["suggestions"] if s["kind"] == "course" for o in s["occurrences"]][:2]
@@ -159,19 +159,19 @@ async def test_apply_from_the_chat_and_a_counsellor_sends_a_plan(catalogue, sear
     form = {"session_id": sid, "submission_id": "chat-test-0001", "choices": occ, "consent": True,
             "applicant": {"name": "Sara Lind", "email": "sara@example.se", "home_municipality": "2481",
                           "education_level": "primary", "employment": "unemployed"}}
-    async with search.http.post(f"{search.url}/v1/chat/apply", json={**form, "consent": False}) as r:
+    async with guidance.http.post(f"{guidance.url}/v1/chat/apply", json={**form, "consent": False}) as r:
         assert r.status == 422 and "consent" in (await r.json())["error"]
-    async with search.http.post(f"{search.url}/v1/chat/apply", json={**form, "choices": ["e.nope"]}) as r:
+    async with guidance.http.post(f"{guidance.url}/v1/chat/apply", json={**form, "choices": ["e.nope"]}) as r:
         assert r.status == 422 and "choices[0]" in (await r.json())["error"]
-    async with search.http.post(f"{search.url}/v1/chat/apply", json=form,
+    async with guidance.http.post(f"{guidance.url}/v1/chat/apply", json=form,
                                 headers={"X-Correlation-ID": "corr-apply-1"}) as r:
         assert r.status == 202 and r.headers["X-Correlation-ID"] == "corr-apply-1"
         receipt = await r.json()
     assert receipt["submission_id"] == "chat-test-0001" and receipt["status"] == "sent"
-    async with search.http.post(f"{search.url}/v1/chat/apply", json=form) as r:
+    async with guidance.http.post(f"{guidance.url}/v1/chat/apply", json=form) as r:
         assert r.status == 200 and (await r.json())["duplicate"] is True  # a double click is one application
     for _ in range(100):
-        async with search.http.get(f"{search.url}/v1/chat/session", headers={"X-Chat-Session": sid}) as r:
+        async with guidance.http.get(f"{guidance.url}/v1/chat/session", headers={"X-Chat-Session": sid}) as r:
             apps = (await r.json())["applications"]
         if apps[0]["status"] != "sent":
             break
@@ -190,20 +190,20 @@ async def test_apply_from_the_chat_and_a_counsellor_sends_a_plan(catalogue, sear
     assert cids == ["corr-apply-1"]
 
     # The counsellor signs in, opens the conversation by its code, pins, notes and sends a plan.
-    user, password = await make_counsellor(search)
-    async with search.http.post(f"{search.url}/v1/counsellor/login", json={"username": user, "password": password}) as r:
+    user, password = await make_counsellor(guidance)
+    async with guidance.http.post(f"{guidance.url}/v1/counsellor/login", json={"username": user, "password": password}) as r:
         assert r.status == 200
-    async with search.http.post(f"{search.url}/v1/counsellor/sessions", json={"code": code.replace("-", "").lower()}) as r:
+    async with guidance.http.post(f"{guidance.url}/v1/counsellor/sessions", json={"code": code.replace("-", "").lower()}) as r:
         assert r.status == 200
         view = await r.json()
     assert view["transcript"][0]["text"].startswith("Jag har jobbat som undersköterska")
     course = next(s for s in view["suggestions"] if s["kind"] == "course")
-    base = f"{search.url}/v1/counsellor/sessions/{code}"
-    async with search.http.post(f"{base}/marks", json={"result_id": course["id"], "mark": "pinned"}) as r:
+    base = f"{guidance.url}/v1/counsellor/sessions/{code}"
+    async with guidance.http.post(f"{base}/marks", json={"result_id": course["id"], "mark": "pinned"}) as r:
         assert r.status == 200
-    async with search.http.post(f"{base}/notes", json={"text": "Börja med valideringen i vår."}) as r:
+    async with guidance.http.post(f"{base}/notes", json={"text": "Börja med valideringen i vår."}) as r:
         assert r.status == 201
-    async with search.http.post(f"{base}/summary", json={"name": "Sara Lind", "email": "sara@example.se",
+    async with guidance.http.post(f"{base}/summary", json={"name": "Sara Lind", "email": "sara@example.se",
                                                          "note": "Lycka till!"}) as r:
         assert r.status == 202
     for _ in range(100):
@@ -214,15 +214,15 @@ async def test_apply_from_the_chat_and_a_counsellor_sends_a_plan(catalogue, sear
     body = plan.get_body(("plain",)).get_content()
     assert "Validering" in body and course["title"] in body and "Lycka till!" in body
     assert body.index("Validering") < body.index(course["title"])  # validation first, then courses
-    async with search.http.get(base) as r:
+    async with guidance.http.get(base) as r:
         v = await r.json()
     assert v["notes"][0]["text"] == "Börja med valideringen i vår." and v["marks"][course["id"]]["mark"] == "pinned"
-    async with search.http.get(f"{search.url}/v1/counsellor/sessions") as r:
+    async with guidance.http.get(f"{guidance.url}/v1/counsellor/sessions") as r:
         assert [s["code"] for s in (await r.json())["items"]] == [code]
 
     # Sara asks to be forgotten in the chat: the conversation, her application and both e-mails' contents go.
     application_id = apps[0]["application_id"]
-    async with search.http.delete(f"{search.url}/v1/chat/session", headers={"X-Chat-Session": sid}) as r:
+    async with guidance.http.delete(f"{guidance.url}/v1/chat/session", headers={"X-Chat-Session": sid}) as r:
         assert r.status == 200
     for _ in range(100):
         status, view = await allocation.call("GET", f"/v1/applications/{application_id}")
@@ -233,16 +233,16 @@ async def test_apply_from_the_chat_and_a_counsellor_sends_a_plan(catalogue, sear
         await asyncio.sleep(0.1)
     assert view["status"] == "erased" and view["email"] is None and view["name"] is None, view
     assert left == []
-    async with search.http.get(base) as r:
+    async with guidance.http.get(base) as r:
         assert r.status == 404
 
 
-async def test_chat_turns_are_rate_limited_per_client(catalogue, search):
+async def test_chat_turns_are_rate_limited_per_client(catalogue, search, guidance):
     await load_county(catalogue, search, ("2422",))
-    limit = search.settings.chat_rate_per_minute
+    limit = guidance.settings.chat_rate_per_minute
     statuses = []
     for _ in range(limit + 2):
-        status, body = await chat(search, "hej")
+        status, body = await chat(guidance, "hej")
         statuses.append(status)
     assert statuses[:limit] == [200] * limit and statuses[limit:] == [429, 429]
     assert body["retry_after_s"] > 0

@@ -59,10 +59,10 @@ async def say(page, text, turns):
     await page.locator("#transcript .turn.assistant").nth(turns - 1).wait_for()
 
 
-async def test_learner_chats_refines_applies_and_a_counsellor_sends_a_plan(catalogue, search, allocation, notifier,
+async def test_learner_chats_refines_applies_and_a_counsellor_sends_a_plan(catalogue, search, guidance, allocation, notifier,
                                                                             smtp, browser):
     await load_county(catalogue, search, ("2480", "2481", "2422"))
-    page = await open_page(await browser("learner", locale="sv-SE"), search.url + "/")
+    page = await open_page(await browser("learner", locale="sv-SE"), guidance.url + "/")
     assert await page.get_attribute("html", "lang") == "sv"
     await say(page, FIRST, 1)
     assert "barnskötare" in await page.inner_text("#understood")
@@ -103,8 +103,8 @@ async def test_learner_chats_refines_applies_and_a_counsellor_sends_a_plan(catal
     assert page.js_errors == []
 
     # The counsellor, in another browser, signs in and opens the conversation by its code.
-    user, password = await make_counsellor(search)
-    cpage = await open_page(await browser("counsellor", locale="sv-SE"), search.url + "/counsellor")
+    user, password = await make_counsellor(guidance)
+    cpage = await open_page(await browser("counsellor", locale="sv-SE"), guidance.url + "/counsellor")
     await cpage.fill("#username", user)
     await cpage.fill("#password", password)
     await cpage.click("#login-form button[type=submit]")
@@ -134,7 +134,7 @@ async def test_learner_chats_refines_applies_and_a_counsellor_sends_a_plan(catal
     assert cpage.js_errors == []
 
 
-async def test_a_feed_text_with_a_script_tag_is_shown_as_text(catalogue, search, browser):
+async def test_a_feed_text_with_a_script_tag_is_shown_as_text(catalogue, search, guidance, browser):
     evil = 'Svetsning <script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
     feed = bundle("2482", {"SVETS": 1})
     feed["educationInfos"] = [info("2482", "SVETS", title=evil, description="Svetsning MIG/MAG och TIG för "
@@ -142,7 +142,7 @@ async def test_a_feed_text_with_a_script_tag_is_shown_as_text(catalogue, search,
     status, _ = await catalogue.push("2482", feed)
     assert status == 200
     await search.wait_indexed("course", "i.2482.SVETS")
-    page = await open_page(await browser("learner"), search.url + "/")
+    page = await open_page(await browser("learner"), guidance.url + "/")
     await say(page, "Jag vill lära mig svetsning och jobba som svetsare", 1)
     titles = await page.locator("#suggestions h3").all_inner_texts()
     assert evil in titles  # the markup is shown as the municipality wrote it, as text
@@ -152,10 +152,10 @@ async def test_a_feed_text_with_a_script_tag_is_shown_as_text(catalogue, search,
     assert page.js_errors == []
 
 
-async def test_english_and_arabic_turns_get_the_page_in_their_language(catalogue, search, browser):
+async def test_english_and_arabic_turns_get_the_page_in_their_language(catalogue, search, guidance, browser):
     await catalogue.push("2480", municipality_feed("2480"))
     await search.wait_indexed("course", "i.2480.OMVOMV01")
-    page = await open_page(await browser("en", locale="sv-SE"), search.url + "/")
+    page = await open_page(await browser("en", locale="sv-SE"), guidance.url + "/")
     await say(page, "I have worked in elderly care for ten years and want to become an assistant nurse", 1)
     assert await page.get_attribute("html", "lang") == "en"
     assert await page.inner_text("#chat-form button") == "Send"
@@ -163,7 +163,7 @@ async def test_english_and_arabic_turns_get_the_page_in_their_language(catalogue
     assert await page.locator("#suggestions article").count() >= 1
     assert "suggestions" in await page.inner_text("#transcript .turn.assistant")
 
-    page = await open_page(await browser("ar", locale="sv-SE"), search.url + "/")
+    page = await open_page(await browser("ar", locale="sv-SE"), guidance.url + "/")
     await say(page, "عملت في رعاية المسنين لمدة عشر سنوات وأريد أن أصبح ممرضة مساعدة", 1)
     assert await page.get_attribute("html", "dir") == "rtl" and await page.get_attribute("html", "lang") == "ar"
     assert await page.inner_text("#chat-form button") == "إرسال"
@@ -172,11 +172,11 @@ async def test_english_and_arabic_turns_get_the_page_in_their_language(catalogue
     await page.screenshot(path=SHOTS / "6-arabic.png", full_page=True)
 
 
-async def test_the_page_is_usable_by_keyboard_on_a_phone_and_at_200_percent_zoom(catalogue, search, browser):
+async def test_the_page_is_usable_by_keyboard_on_a_phone_and_at_200_percent_zoom(catalogue, search, guidance, browser):
     await catalogue.push("2480", municipality_feed("2480"))
     await search.wait_indexed("course", "i.2480.OMVOMV01")
     page = await open_page(await browser("phone", viewport={"width": 360, "height": 740}, locale="sv-SE"),
-                           search.url + "/")
+                           guidance.url + "/")
     # Every form control has a visible label, every button a name.
     unlabeled = await page.evaluate("""[...document.querySelectorAll('input, select, textarea')]
         .filter(e => !e.labels || !e.labels.length || !e.labels[0].textContent.trim()).map(e => e.id)""")
@@ -197,7 +197,7 @@ async def test_the_page_is_usable_by_keyboard_on_a_phone_and_at_200_percent_zoom
     await page.screenshot(path=SHOTS / "7-phone.png", full_page=True)
     # 200 % zoom of a 1280 x 800 window is a 640 x 400 CSS-pixel viewport at twice the pixel density.
     zoomed = await open_page(await browser("zoom", viewport={"width": 640, "height": 400}, device_scale_factor=2,
-                                           locale="sv-SE"), search.url + "/")
+                                           locale="sv-SE"), guidance.url + "/")
     await say(zoomed, "Jag vill bli undersköterska och bor i Umeå", 1)
     assert await zoomed.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     await zoomed.screenshot(path=SHOTS / "8-zoom-200.png")

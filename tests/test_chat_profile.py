@@ -1,8 +1,21 @@
-"""What the assistant reads from a learner's words (pure functions, no services)."""
+"""What the assistant reads from a learner's words (pure functions, no services): guidance keeps the
+profile, from search's reading of each message (services.search.understanding) and its own."""
 from datetime import date
 
-from services.search.assistant import phrases, understood
-from services.search.profile import Profile, detect_language, next_question, read_message, search_filters
+from services.guidance.assistant import phrases, understood
+from services.guidance.profile import Profile, next_question, search_filters
+from services.guidance.profile import read_message as keep
+from services.search.understanding import detect_language, read
+
+
+def read_message(p: Profile, text: str, today: date) -> Profile:
+    """One turn as the services take it: search reads the message, guidance refines the profile."""
+    return keep(p, text, today, read(text))
+
+
+def test_without_search_place_and_constraints_are_still_read():
+    p = keep(Profile(), "Jag har jobbat som barnskötare, bor i Sorsele och vill läsa på deltid", date(2026, 11, 27))
+    assert p.experience == [] and p.home_municipality == "2422" and p.pace == "part"
 
 FIRST = "Jag har jobbat som barnskötare i tio år men vill bli undersköterska, bor i Sorsele och kan inte flytta"
 

@@ -12,13 +12,14 @@ import yaml
 
 from services.allocation.settings import AllocationSettings
 from services.catalogue.settings import CatalogueSettings
+from services.guidance.settings import GuidanceSettings
 from services.notifier.settings import NotifierSettings
 from services.search.settings import SearchSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 K8S = ROOT / "deploy" / "k8s"
 SETTINGS = {"catalogue": CatalogueSettings, "search": SearchSettings, "allocation": AllocationSettings,
-            "notifier": NotifierSettings}
+            "notifier": NotifierSettings, "guidance": GuidanceSettings}
 INTERNAL = {"service_name"}  # a class constant, not configuration
 
 
@@ -40,8 +41,8 @@ def test_compose_file_follows_the_compose_specification():
     assert out.returncode == 0, out.stdout + out.stderr
     compose = yaml.safe_load((ROOT / "deploy" / "compose.yaml").read_text())
     services = compose["services"]
-    assert {"rabbitmq", "postgres", "mailpit", "catalogue", "search", "allocation", "notifier"} <= set(services)
-    for name in ("catalogue", "search", "allocation", "notifier"):
+    assert {"rabbitmq", "postgres", "mailpit", *SETTINGS} <= set(services)
+    for name in SETTINGS:
         s = services[name]
         assert s["command"] == [f"services.{name}"] and s["build"]["dockerfile"] == "Dockerfile"
         assert "healthcheck" in s and s["depends_on"]["rabbitmq"]["condition"] == "service_healthy"

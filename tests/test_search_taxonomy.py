@@ -44,8 +44,14 @@ def test_skills_named_in_swedish_text_are_understood_also_in_definite_form():
 def test_understood_reads_like_a_counsellor_would_say_it():
     from datetime import date
 
-    from services.search.assistant import understood
-    from services.search.profile import Profile, read_message
+    from services.guidance.assistant import understood
+    from services.guidance.profile import Profile, read_message
+    from services.search.understanding import read
 
-    p = read_message(Profile(), "Jag har jobbat som undersköterska inom äldreomsorgen i fem år", date(2026, 11, 27))
-    assert understood(p, "sv")["summary"] == "har arbetat som undersköterska i 5 år och har erfarenhet av äldreomsorg"
+    text = "Jag har jobbat som undersköterska inom äldreomsorgen i fem år"
+    reading = read(text)
+    assert reading["summary"] == "har arbetat som undersköterska i 5 år och har erfarenhet av äldreomsorg"
+    assert reading["experience"] == [{"occupation": "undersköterska", "ssyk4": reading["experience"][0]["ssyk4"],
+                                      "years": 5}]
+    p = read_message(Profile(), text, date(2026, 11, 27), reading)
+    assert understood(p, "sv")["summary"] == reading["summary"]  # guidance says it the same way

@@ -1,16 +1,19 @@
-"""The search service's HTTP API."""
+"""The search service's HTTP API: search, reading a text, and what the index holds."""
 from __future__ import annotations
+
+from typing import Literal
 
 from aiohttp import web
 from pydantic import BaseModel, Field, field_validator
 
-from services.search.chat_api import add_chat_routes, add_security_headers, learner_text
+from services.search import understanding
 from services.search.ranking import Filters
 from services.search.service import SearchService
 from shared.openapi import Api
 from shared.http import ApiError, add_health_routes, json_response, make_middlewares, read_json_model
 
 SERVICE = web.AppKey("service", SearchService)
+Lang = Literal["sv", "en", "ar", "so", "fa"]
 
 
 class SearchRequest(BaseModel):
@@ -18,6 +21,8 @@ class SearchRequest(BaseModel):
     limit: int = Field(10, ge=1, le=50)
     filters: Filters = Field(default_factory=Filters)
     kinds: list[str] = Field(default_factory=lambda: ["course", "validation", "learning_centre"])
+    understand: bool = Field(True, description="Also return what the text says (`understood`)")
+    lang: Lang | None = Field(None, description="The language of `understood.summary`; default: the text's")
 
     @field_validator("kinds")
     @classmethod
@@ -28,30 +33,87 @@ class SearchRequest(BaseModel):
         return v
 
 
+class UnderstandRequest(BaseModel):
+    text: str = Field(max_length=100_000)
+    lang: Lang | None = Field(None, description="The language expected (a conversation's): a text too short "
+                                                "to tell is read as this one")
+
+
+class OccurrencesRequest(BaseModel):
+    ids: list[str] = Field(min_length=1, max_length=50)
+
+
 def create_app(service: SearchService) -> web.Application:
     app = web.Application(middlewares=make_middlewares("search"))
     app[SERVICE] = service
     add_health_routes(app, {"index": service.db_ready, "broker": service.broker_ready})
-    api = Api(app, "Vux Västerbotten search and chat", "Matches a learner's own words to courses, validation "
-              "offers and learning centres; the chat assistant and the counsellors' view.")
+    api = Api(app, "Vux Västerbotten search", "Matches a learner's own words to courses, validation offers and "
+              "learning centres, and reads what a text says about its writer.")
     api.route("POST", "/v1/search", search, "Courses, validation offers and learning centres for a text",
               body=SearchRequest, errors=(400, 422, 503), tags=("search",))
+    api.route("POST", "/v1/understand", understand, "What a text says about its writer: language, occupations "
+              "worked in and wanted (SSYK-4), years, skills, and a summary", body=UnderstandRequest,
+              errors=(400, 422), tags=("search",))
+    api.route("POST", "/v1/occurrences/known", known_occurrences, "Which of these course occurrences the "
+              "catalogue offers", body=OccurrencesRequest, errors=(422, 503), tags=("search",))
     api.route("GET", "/v1/index/digests", index_digests, "A digest of every document in this replica's index "
               "(to compare with the catalogue: `python -m services.search check-index`)", errors=(503,),
               tags=("operations",))
-    add_chat_routes(api, service)
-    add_security_headers(app)
+    # The chat pages moved to the guidance service: old links and bookmarks still arrive.
+    for path in ("/", "/counsellor"):
+        api.route("GET", path, moved, "Moved to the guidance service", status=308, response_type="text/html",
+                  errors=(), tags=("pages",))
     return app
+
+
+def learner_text(service: SearchService, raw: str, field: str) -> tuple[str, str | None]:
+    """A text ready to read: whitespace folded, capped (with a notice saying so); 400 when empty."""
+    text = " ".join(raw.split())
+    if not text:
+        raise ApiError(400, f"{field} is empty: write something about yourself or what you are looking for")
+    cap = service.settings.max_query_chars
+    if len(text) > cap:
+        return text[:cap], f"the {field} was longer than {cap} characters; only the first {cap} were used"
+    return text, None
+
+
+def _loaded(service: SearchService) -> None:
+    if service.index is None or service.embedder is None:
+        raise ApiError(503, "the search index is still loading; try again in a moment")
 
 
 async def search(request: web.Request) -> web.Response:
     service = request.app[SERVICE]
     body = await read_json_model(request, SearchRequest)
     text, notice = learner_text(service, body.text, "text")
-    out = await service.search(text, body.limit, body.filters, set(body.kinds))
+    _loaded(service)
+    out = await service.search(text, body.limit, body.filters, set(body.kinds), body.understand, body.lang)
     if notice:
         out["notice"] = notice
     return json_response(out)
+
+
+async def understand(request: web.Request) -> web.Response:
+    service = request.app[SERVICE]
+    body = await read_json_model(request, UnderstandRequest)
+    text, notice = learner_text(service, body.text, "text")
+    lang = understanding.detect_language(text, body.lang)
+    out = {"understood": understanding.read(text, lang)}
+    if notice:
+        out["notice"] = notice
+    return json_response(out)
+
+
+async def known_occurrences(request: web.Request) -> web.Response:
+    service = request.app[SERVICE]
+    body = await read_json_model(request, OccurrencesRequest)
+    _loaded(service)
+    return json_response({"known": service.known_occurrences(body.ids)})
+
+
+async def moved(request: web.Request) -> web.Response:
+    target = request.app[SERVICE].settings.guidance_url.rstrip("/") + request.path
+    raise web.HTTPPermanentRedirect(target)
 
 
 async def index_digests(request: web.Request) -> web.Response:

@@ -217,3 +217,22 @@ def validation_first(index: SearchIndex, results: list[dict], ssyk4: set[str], q
     first = [other_result(e, 1.0, query) for e in offers]
     ids = {r["id"] for r in first}
     return (first + [r for r in results if r["id"] not in ids])[:limit]
+
+
+def with_nearest_centre(index: SearchIndex, results: list[dict], home: str | None) -> list[dict]:
+    """A course that can be taken at a distance comes with the learning centre nearest the learner's home
+    (where to sit, borrow a computer, write exams)."""
+    if home not in municipalities():
+        return results
+    centres = [e.doc for (kind, _), e in index.entries.items() if kind == "learning_centre"
+               and e.doc.get("municipality_code") in municipalities()]
+    if not centres:
+        return results
+    d, c = min(((distance_km(home, c["municipality_code"]), c) for c in centres), key=lambda dc: dc[0])
+    centre = {"id": c["id"], "name": c.get("name"), "town": c.get("town"),
+              "municipality": _name(c.get("municipality_code")), "address": c.get("address"),
+              "distance_km": round(d)}
+    for r in results:
+        if r["kind"] == "course" and any(o.get("distance") for o in r.get("occurrences", [])):
+            r["learning_centre"] = centre
+    return results

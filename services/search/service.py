@@ -1,4 +1,5 @@
-"""The search service: keeps its own complete index of the catalogue and answers searches.
+"""The search service: keeps its own complete index of the catalogue, reads learners' texts and answers
+searches. It keeps no conversations (the guidance service does) and no database of its own.
 
 Each replica has its own queue bound to the catalogue's events and its own index on disk, so a
 restart does not re-embed; an empty or stale index catches up by paging the catalogue's read API.
@@ -9,29 +10,23 @@ import asyncio
 import gc
 import logging
 import time
-from pathlib import Path
 from datetime import date, datetime
 
 import aiohttp
 import numpy as np
 from prometheus_client import Gauge
 
-from services.search import assistant, ranking, storage
-from services.search.profile import Profile, detect_language, read_message
-from services.search.chat import Chat
+from services.search import ranking, understanding
 from services.search.embedder import Embedder, text_key
 from services.search.index import SearchIndex, doc_text
 from services.search.index_check import digest
 from services.search.settings import SearchSettings
-from services.search.taxonomy import named_occupations
 from shared.events import CourseDoc, Envelope, LearningCentreDoc, ValidationOfferDoc
-from shared.outbox import OutboxRelay
 from shared.service import BusService
 
 log = logging.getLogger(__name__)
 INDEX_SIZE = Gauge("vux_search_index_documents", "Documents in this replica's index", ["kind"])
 INDEX_TEXTS = Gauge("vux_search_index_texts", "Distinct texts (vectors) in this replica's index")
-MIGRATIONS = Path(__file__).parent / "migrations"
 EVENT_KINDS = {"course": "course", "validation_offer": "validation", "learning_centre": "learning_centre"}
 DOC_MODELS = {"course": CourseDoc, "validation": ValidationOfferDoc, "learning_centre": LearningCentreDoc}
 
@@ -42,14 +37,10 @@ def _newer(a: str, b: str | None) -> bool:
 
 class SearchService(BusService):
     name = "search"
-    migrations = MIGRATIONS
+    migrations = None  # the index is per replica, on disk
 
     def __init__(self, settings: SearchSettings) -> None:
         super().__init__(settings)
-        self.relay = OutboxRelay(self.engine, storage.outbox, self.bus, service=self.name, poll_s=settings.outbox_poll_s)
-        self.chat = Chat(self.engine, self.writer, self.relay, self.suggest, self.learning_centres,
-                         retention_days=settings.chat_retention_days, login_hours=settings.counsellor_login_hours,
-                         public_url=settings.public_url)
         self.embedder: Embedder | None = None
         self.index: SearchIndex | None = None
         self.caught_up = asyncio.Event()
@@ -71,26 +62,13 @@ class SearchService(BusService):
         self._count()
         gc.freeze()
         self.spawn(self._catch_up_forever(), "search-catch-up")
-        self.spawn(self._purge_forever(), "chat-retention")
-        self.relay.start()
-
-    async def _purge_forever(self) -> None:
-        while True:
-            try:
-                n = await self.chat.purge_expired()
-                if n:
-                    log.info("deleted %d conversations past the retention period", n)
-            except Exception:  # noqa: BLE001 - try again next time
-                log.exception("deleting expired conversations failed")
-            await asyncio.sleep(min(3600.0, self.settings.chat_retention_days * 86400 / 4))
 
     async def on_stop(self) -> None:
-        await self.relay.stop()
         if self.index is not None:
             await asyncio.to_thread(self.index.save, self.settings.index_path())
 
     async def db_ready(self) -> bool:
-        return self.index is not None and self.caught_up.is_set() and await super().db_ready()
+        return self.index is not None and self.caught_up.is_set()
 
     # --- keeping the index ----------------------------------------------------------------------
 
@@ -244,47 +222,24 @@ class SearchService(BusService):
 
     # --- searching ----------------------------------------------------------------------------
 
-    async def suggest(self, text: str, filters: dict, limit: int) -> list[dict]:
-        """For the assistant: courses and validation offers for a query and filter dict.
-
-        Learning centres come attached to distance courses instead of as suggestions of their own,
-        and a validation offer is shown only for an occupation the learner has worked in, or when
-        it matches the text at least as well as the best course (else "Validering kock" turns up
-        for a would-be nurse just because few courses pass the filters).
-        """
-        if self.index is None or self.embedder is None:
-            raise RuntimeError("the search index is still loading")
-        out = (await self.search(text, limit, ranking.Filters(**filters), {"course", "validation"},
-                                 understand=False))["results"]
-        best = max((r["score"] for r in out if r["kind"] == "course"), default=1.0)
-        return [r for r in out if r["kind"] != "validation" or r["score"] >= min(best, 1.0)]
-
-    def learning_centres(self) -> list[dict]:
-        if self.index is None:
-            return []
-        return [e.doc for (kind, _), e in self.index.entries.items() if kind == "learning_centre"]
-
-    def known_occurrence(self, occurrence_id: str) -> bool:
-        return self.index is not None and self.index.has_occurrence(occurrence_id)
+    def known_occurrences(self, ids: list[str]) -> list[str]:
+        return [i for i in ids if self.index is not None and self.index.has_occurrence(i)]
 
     async def search(self, text: str, limit: int, filters: ranking.Filters, kinds: set[str],
-                     understand: bool = True) -> dict:
-        """Ranked results; with `understand`, also what the text says (the assistant reads that itself)."""
+                     understand: bool = True, lang: str | None = None) -> dict:
+        """Ranked results; with `understand`, also what the text says (understanding.read)."""
         t0 = time.perf_counter()
         qvec = await self.embedder.query(text)
         depth = max(100, limit * 10)
         ranked = ranking.fuse(self.index, qvec, text, depth=depth, lexical_weight=self.settings.lexical_weight,
                               title_weight=self.settings.title_weight, subject_weight=self.settings.subject_weight)
         results = ranking.results(self.index, ranked, text, filters, limit, kinds, date.today())
-        occupations = named_occupations(text)
-        if "validation" in kinds and occupations:
-            worked = {o["ssyk4"] for o in occupations if o["role"] == "experience"}
+        reading = understanding.read(text, lang)
+        if "validation" in kinds and reading["experience"]:
+            worked = {o["ssyk4"] for o in reading["experience"]}
             results = ranking.validation_first(self.index, results, worked, text, filters, limit)
-        understood = {"occupations": occupations}
+        results = ranking.with_nearest_centre(self.index, results, filters.home_municipality)
+        out = {"results": results, "took_ms": round((time.perf_counter() - t0) * 1000, 1)}
         if understand:
-            # The same reading the assistant uses: years, skills, place, in words a counsellor can read aloud.
-            profile = read_message(Profile(), text, date.today())
-            understood.update({"skills": profile.skills, "experience": [j.model_dump() for j in profile.experience],
-                               "summary": assistant.understood(profile, detect_language(text))["summary"]})
-        return {"results": results, "understood": understood,
-                "took_ms": round((time.perf_counter() - t0) * 1000, 1)}
+            out["understood"] = reading
+        return out

@@ -24,11 +24,5 @@ class SearchSettings(ServiceSettings):
                                            "(about 2.5x faster), or through sentence-transformers")
     title_weight: float = Field(0.0, description="Bonus when a course title stands word for word in the query")
 
-    public_url: str = Field("http://127.0.0.1:8082", description="Address learners reach the chat page at")
-    chat_retention_days: float = Field(30, description="Conversations untouched this long are deleted")
-    counsellor_login_hours: float = Field(8, description="How long a counsellor's sign-in lasts")
-    cookie_secure: bool = Field(False, description="Send the counsellor cookie over HTTPS only (set true behind TLS)")
-    chat_rate_per_minute: int = Field(30, description="Chat turns one client address may take per minute")
-
     def index_path(self) -> str:
         return self.index_dir or str(VAR_DIR / "search" / self.instance_name)

@@ -49,7 +49,7 @@ class County:
                "OUTBOX_POLL_S": "0.2", "RETRY_DELAYS_S": "[0.3, 1.0, 2.0]",
                "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(self.smtp_port), "SEND_RETRY_DELAYS_S": "[0.3, 1.0, 2.0]",
                "CHAT_RATE_PER_MINUTE": "100000", "SEARCH__INDEX_DIR": str(self.tmp / "index"),
-               "SEARCH__INSTANCE_NAME": "search-e2e", "SEARCH__PUBLIC_URL": self.url("search"),
+               "SEARCH__INSTANCE_NAME": "search-e2e",
                "ALLOCATION__PUBLIC_URL": self.url("allocation")}
         for s, port in self.ports.items():
             env[f"{s.upper()}_PORT"] = str(port)
@@ -196,7 +196,7 @@ class County:
                 return r.status, text
 
     async def chat(self, message: str, session_id: str | None = None, **extra) -> dict:
-        status, out = await self.call("search", "POST", "/v1/chat",
+        status, out = await self.call("guidance", "POST", "/v1/chat",
                                       {"session_id": session_id, "message": message, **extra})
         assert status == 200, out
         return out

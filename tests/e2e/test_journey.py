@@ -1,8 +1,8 @@
-"""The whole journey through the four services started by `make run`'s launcher, with the broker
+"""The whole journey through the five services started by `make run`'s launcher, with the broker
 restarted and every service killed (-9) once on the way:
 
 1. Umeå and Skellefteå push their feeds; Vännäs pushes a broken one and is told what is wrong.
-2. Sara chats in Swedish, refines, and applies to courses in Skellefteå and Umeå; John chats in English
+2. Sara chats (guidance) in Swedish, refines, and applies to courses in Skellefteå and Umeå; John chats in English
    and applies; Ali applies on the allocation service's own form.
 3. The coordinator adopts a seat distribution and runs a round; the offers are e-mailed; John accepts,
    Sara declines; round two gives her seat to Ali, first on the reserve list.
@@ -129,12 +129,14 @@ async def test_the_county_journey_under_faults(county: County, smtp):
     status, report = await county.call("catalogue", "PATCH", f"/v1/feeds/{SKELLEFTEA}",
                                        {"educationEvents": [seat]}, token=tokens[SKELLEFTEA])
     assert status == 200 and report["changed"] == 1, report
-    status, receipt = await county.call("search", "POST", "/v1/chat/apply", {
+    status, receipt = await county.call("guidance", "POST", "/v1/chat/apply", {
         "session_id": sid, "submission_id": "sara-2027-ht", "choices": [contested, sara_umea], "consent": True,
         "applicant": {"name": "Sara Lindqvist", "email": "sara.lindqvist@example.se", "home_municipality": UMEA,
                       "education_level": "primary", "employment": "unemployed", "lang": "sv"}})
     assert status == 202 and receipt["status"] == "sent", receipt
-    await county.kill9("search")  # the application is in its outbox, maybe not yet on the bus
+    await county.kill9("guidance")  # the application is in its outbox, maybe not yet on the bus
+    faults["kill -9 guidance after an application"] = "ok"
+    await county.kill9("search")  # its index comes back from disk; guidance answers meanwhile
     faults["kill -9 search after an application"] = "ok"
 
     john = await county.chat("I have worked in home care for three years and want to become an assistant nurse. "
@@ -145,7 +147,7 @@ async def test_the_county_journey_under_faults(county: County, smtp):
                  None)
     assert johns, [(s["title"], s.get("area")) for s in john["suggestions"]]
     johns_code = johns.split(".")[2]
-    status, receipt = await county.call("search", "POST", "/v1/chat/apply", {
+    status, receipt = await county.call("guidance", "POST", "/v1/chat/apply", {
         "session_id": john["session_id"], "choices": [johns], "consent": True,
         "applicant": {"name": "John Smith", "email": "john.smith@example.com", "home_municipality": UMEA,
                       "education_level": "upper_secondary", "employment": "unemployed", "lang": "en"}})
@@ -167,7 +169,7 @@ async def test_the_county_journey_under_faults(county: County, smtp):
     assert to(smtp, "john.smith@example.com")[0]["Content-Language"] == "en"
 
     async def sara_received():
-        status, view = await county.call("search", "GET", "/v1/chat/session", headers={"X-Chat-Session": sid})
+        status, view = await county.call("guidance", "GET", "/v1/chat/session", headers={"X-Chat-Session": sid})
         return view["applications"][0] if view["applications"][0]["status"] == "received" else None
     sara_app = (await county.until(sara_received, message="the chat shows Sara's application received"))
     sara_app_id = sara_app["application_id"]
@@ -247,7 +249,7 @@ async def test_the_county_journey_under_faults(county: County, smtp):
         return [m for m in to(smtp, "john.smith@example.com")
                 if m["Subject"] == f"The course {withdrawn_title} will not run" and "cancelled" in body(m)] or None
     await county.until(john_told, message="John told his course was withdrawn")
-    status, john_view = await county.call("search", "GET", "/v1/chat/session",
+    status, john_view = await county.call("guidance", "GET", "/v1/chat/session",
                                           headers={"X-Chat-Session": john["session_id"]})
     status, john_app = await county.call("allocation", "GET",
                                          f"/v1/applications/{john_view['applications'][0]['application_id']}",
@@ -279,7 +281,7 @@ async def test_the_county_journey_under_faults(county: County, smtp):
     assert states[contested] == "declined", sara_view
 
     # --- 5. forgotten ---------------------------------------------------------------------------
-    status, _ = await county.call("search", "DELETE", "/v1/chat/session", headers={"X-Chat-Session": sid})
+    status, _ = await county.call("guidance", "DELETE", "/v1/chat/session", headers={"X-Chat-Session": sid})
     assert status == 200
     status, _ = await county.call("allocation", "DELETE", f"/v1/applications/{ali['application_id']}",
                                   secret=ali["secret"])
@@ -291,7 +293,7 @@ async def test_the_county_journey_under_faults(county: County, smtp):
         await county.until(forgotten, timeout=30, every=0.5, message="Sara and Ali forgotten everywhere")
     except AssertionError:
         raise AssertionError(f"still stored: {await county.rows_mentioning('sara.lindqvist', 'Lindqvist', 'ali.hassan', 'Ali Hassan')}") from None
-    assert (await county.call("search", "GET", "/v1/chat/session", headers={"X-Chat-Session": sid}))[0] == 404
+    assert (await county.call("guidance", "GET", "/v1/chat/session", headers={"X-Chat-Session": sid}))[0] == 404
     status, view = await county.call("allocation", "GET", f"/v1/applications/{sara_app_id}", token=coord)
     assert view["status"] == "erased" and view["name"] is None
     status, demand = await county.call("allocation", "GET", "/v1/demand", token=coord)
@@ -319,7 +321,7 @@ async def parked_then_replayed(county: County, smtp, contested_course: dict) -> 
     try:
         maria = await county.chat("Jag vill läsa till undersköterska och bor i Skellefteå", None)
         occ = next(o["id"] for o in contested_course["occurrences"] if o["id"].startswith(f"e.{SKELLEFTEA}."))
-        status, _ = await county.call("search", "POST", "/v1/chat/apply", {
+        status, _ = await county.call("guidance", "POST", "/v1/chat/apply", {
             "session_id": maria["session_id"], "choices": [occ], "consent": True,
             "applicant": {"name": "Maria Berg", "email": "maria.berg@example.se", "home_municipality": SKELLEFTEA,
                           "education_level": "upper_secondary", "employment": "employed", "lang": "sv"}})

@@ -1,4 +1,4 @@
-"""initial schema
+"""initial schema of the guidance service (the chat tables that were search's)
 
 Revision ID: 0001
 Revises: 
@@ -54,12 +54,6 @@ def upgrade() -> None:
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.create_index('ix_outbox_unpublished', ['published_at', 'id'], unique=False)
 
-    op.create_table('processed_events',
-    sa.Column('consumer', sa.String(length=80), nullable=False),
-    sa.Column('event_id', sa.String(length=36), nullable=False),
-    sa.Column('processed_at', sa.DateTime(timezone=True), nullable=False),
-    sa.PrimaryKeyConstraint('consumer', 'event_id')
-    )
     op.create_table('chat_applications',
     sa.Column('submission_id', sa.String(length=80), nullable=False),
     sa.Column('session_key', sa.String(length=64), nullable=False),
@@ -137,7 +131,6 @@ def downgrade() -> None:
         batch_op.drop_index('ix_chat_applications_session')
 
     op.drop_table('chat_applications')
-    op.drop_table('processed_events')
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.drop_index('ix_outbox_unpublished')
 

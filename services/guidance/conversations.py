@@ -1,8 +1,8 @@
 """The chat assistant's use cases: turns, marks, applications, privacy, and the counsellor's view.
 
-Dependencies come in (nameko-style): the database, the outbox relay, and a `suggest` function
-that turns a query and filters into search results. Profile reading and wording are pure
-(profile.py, assistant.py); this module stores and fetches.
+Dependencies come in (nameko-style): the database, the outbox relay, and the search service's client
+(search_client.py), which reads each message and turns a query and filters into results. Profile
+keeping and wording are pure (profile.py, assistant.py); this module stores and fetches.
 """
 from __future__ import annotations
 
@@ -14,14 +14,14 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from typing import Awaitable, Callable
 
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from services.search import assistant, storage
-from services.search.assistant import t
-from services.search.profile import Profile, detect_language, next_question, query_text, read_message, search_filters
+from services.guidance import assistant, storage
+from services.guidance.assistant import t
+from services.guidance.profile import Profile, next_question, query_text, read_message, search_filters
+from services.guidance.search_client import SearchClient, SearchUnavailable
 from shared.db import Writer, aware
 from shared.events import (
     ApplicantErasureRequested, ApplicantFacts, ApplicationForm, ApplicationSubmitted, ChatTurnObserved, ChatTurnPayload,
@@ -30,18 +30,15 @@ from shared.events import (
 )
 from shared.logs import correlation_id
 from shared.outbox import OutboxRelay, add_events, forget_published
-from shared.reference import distance_km, municipalities
+from shared.reference import municipalities
 
 log = logging.getLogger(__name__)
-PRODUCER = "search"
+PRODUCER = "guidance"
 SUGGESTIONS = 6
 _CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I to misread aloud
 
 _WORKED = re.compile(r"(jobbat|arbetat|jobbar|arbetar|erfarenhet|worked|working|experience|اشتغلت|عملت|كنت أعمل|"
                      r"کار کرده|کار می|ka shaqeeyay|shaqeeyay)")
-
-Suggest = Callable[[str, dict, int], Awaitable[list[dict]]]
-
 
 class ChatError(Exception):
     def __init__(self, status: int, message: str) -> None:
@@ -88,14 +85,11 @@ class Counsellor:
 
 
 class Chat:
-    def __init__(self, engine: AsyncEngine, writer: Writer, relay: OutboxRelay, suggest: Suggest,
-                 centres: Callable[[], list[dict]], *, retention_days: float, login_hours: float,
-                 public_url: str) -> None:
-        self.engine, self.writer, self.relay = engine, writer, relay
-        self.suggest, self.centres = suggest, centres
+    def __init__(self, engine: AsyncEngine, writer: Writer, relay: OutboxRelay, search: SearchClient, *,
+                 retention_days: float, login_hours: float) -> None:
+        self.engine, self.writer, self.relay, self.search = engine, writer, relay, search
         self.retention = timedelta(days=retention_days)
         self.login_ttl = timedelta(hours=login_hours)
-        self.public_url = public_url.rstrip("/")
 
     # --- a learner's turn ----------------------------------------------------------------------
 
@@ -106,14 +100,27 @@ class Chat:
             raise ChatError(404, "no such conversation: it may have been deleted or have expired; start a new one "
                                  "with session_id null")
         profile = Profile.model_validate_json(row.profile) if row else Profile()
-        lang = lang or detect_language(message, row.lang if row else None)
-        profile = read_message(profile, message, today)
+        current = row.lang if row else None
+        # Search reads the message (language, occupations, years, skills); when it cannot be reached the
+        # learner still gets an answer: what this service reads itself, and a word that search is away.
+        degraded = False
+        try:
+            reading = await self.search.understand(message, current)
+        except SearchUnavailable:
+            reading, degraded = None, True
+        lang = lang or (reading["lang"] if reading else current) or "sv"
+        profile = read_message(profile, message, today, reading)
         marks = await self._marks(row.key) if row else {}
-        suggestions, relaxed = await self._suggestions(profile, marks, lang, today)
+        suggestions, relaxed = [], None
+        if not degraded:
+            try:
+                suggestions, relaxed = await self._suggestions(profile, marks, lang, today)
+            except SearchUnavailable:
+                degraded = True
         q = next_question(profile, suggestions, lang)
         if q:
             profile.asked.append(q)
-        text = assistant.reply(profile, suggestions, lang, relaxed)
+        text = assistant.reply(profile, suggestions, lang, relaxed, degraded=degraded)
         question = assistant.question(q, lang)
         now = storage.now()
         new_id = None
@@ -140,9 +147,20 @@ class Chat:
                 producer=PRODUCER, correlation_id=correlation_id.get(),
                 payload=ChatTurnPayload(areas=areas, municipality_code=profile.home_municipality, lang=lang))])
         self.relay.notify()
-        return {"session_id": new_id or session_id, "code": code, "lang": lang, "dir": t(lang, "dir"),
-                "reply": text, "question": question, "understood": assistant.understood(profile, lang),
-                "suggestions": suggestions}
+        out = {"session_id": new_id or session_id, "code": code, "lang": lang, "dir": t(lang, "dir"),
+               "reply": text, "question": question, "understood": assistant.understood(profile, lang),
+               "suggestions": suggestions}
+        if degraded:
+            out["degraded"] = True
+        return out
+
+    async def _suggest(self, query: str, filters: dict) -> list[dict]:
+        """Courses and validation offers; a validation offer only when it matches the text at least as
+        well as the best course (else "Validering kock" turns up for a would-be nurse just because few
+        courses pass the filters), or for work the learner has done (see _suggestions)."""
+        out = await self.search.suggest(query, filters, SUGGESTIONS + 10)
+        best = max((r["score"] for r in out if r["kind"] == "course"), default=1.0)
+        return [r for r in out if r["kind"] != "validation" or r["score"] >= min(best, 1.0)]
 
     async def _suggestions(self, p: Profile, marks: dict[str, dict], lang: str, today: date
                            ) -> tuple[list[dict], str | None]:
@@ -150,7 +168,7 @@ class Chat:
         if not query:
             return [], None
         filters = search_filters(p, today)
-        results = await self.suggest(query, filters, SUGGESTIONS + 10)
+        results = await self._suggest(query, filters)
         relaxed = None
         # Nothing fits every wish: drop the condition that narrows most, and say so.
         for what, keys in (("start", ("start_from", "start_to")), ("pace", ("pace_min", "pace_max")),
@@ -158,7 +176,7 @@ class Chat:
             if any(r["kind"] == "course" for r in results) or not any(k in filters for k in keys):
                 continue
             filters = {k: v for k, v in filters.items() if k not in keys}
-            results = await self.suggest(query, filters, SUGGESTIONS + 10)
+            results = await self._suggest(query, filters)
             relaxed = what
         if not p.experience and not _WORKED.search(" ".join(p.topics).lower()):
             # Validation credits what someone has done; nobody said they had worked, so leave it out.
@@ -172,28 +190,8 @@ class Chat:
             first.append({**(fresh or m["snapshot"]), "mark": m["mark"]})
         suggestions = (first + out)[:max(SUGGESTIONS, len(first))]
         for s in suggestions:
-            self._add_centre(s, p.home_municipality)
             s["explanation"] = assistant.explain(s, p, lang)
         return suggestions, relaxed
-
-    def _add_centre(self, s: dict, home: str | None) -> None:
-        """For a course taken at a distance: the nearest learning centre to the learner's home."""
-        if s.get("kind") != "course" or not home or home not in municipalities():
-            return
-        if not any(o.get("distance") for o in s.get("occurrences", [])):
-            return
-        best = None
-        for c in self.centres():
-            code = c.get("municipality_code")
-            if code in municipalities():
-                d = distance_km(home, code)
-                if best is None or d < best[0]:
-                    best = (d, c)
-        if best:
-            d, c = best
-            s["learning_centre"] = {"id": c["id"], "name": c.get("name"), "town": c.get("town"),
-                                    "municipality": assistant.place_name(c.get("municipality_code")),
-                                    "address": c.get("address"), "distance_km": round(d)}
 
     # --- a learner's session -------------------------------------------------------------------
 
@@ -320,14 +318,18 @@ class Chat:
     # --- applying -----------------------------------------------------------------------------
 
     async def apply(self, session_id: str | None, submission_id: str | None, applicant: ApplicantFacts,
-                    choices: list[str], consent: bool, known_occurrence: Callable[[str], bool]) -> dict:
+                    choices: list[str], consent: bool) -> dict:
         row = await self._require(session_id)
         if not consent:
             raise ChatError(422, "consent: the application cannot be processed without your consent")
         if len(set(choices)) != len(choices):
             raise ChatError(422, "choices: the same course occurrence is chosen twice")
+        try:
+            known = await self.search.known_occurrences(choices)
+        except SearchUnavailable:
+            raise ChatError(503, "the course list cannot be checked just now; try again in a minute") from None
         for i, oid in enumerate(choices):
-            if not known_occurrence(oid):
+            if oid not in known:
                 raise ChatError(422, f"choices[{i}]: {oid!r} is not a course occurrence in the catalogue")
         if applicant.home_municipality not in municipalities():
             raise ChatError(422, f"applicant.home_municipality: {applicant.home_municipality} is not one of "

@@ -14,10 +14,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from services.search.taxonomy import named_occupations, named_skills
 from shared.reference import municipalities
 
-Lang = Literal["sv", "en", "ar", "so", "fa"]
 LANGS = ("sv", "en", "ar", "so", "fa")
 _word = re.compile(r"\w+", re.UNICODE)
 
@@ -43,49 +41,7 @@ class Profile(BaseModel):
     asked: list[str] = Field(default_factory=list, description="questions asked so far, in order")
 
 
-# --- language -----------------------------------------------------------------------------------
-
-_PERSIAN = set("پچژگکی")
-_LATIN_HINTS = {
-    "sv": set("jag och har som att det inte vill bor kan med på är en ett för till år jobbat arbetat läsa "
-              "studera heltid deltid distans flytta svenska utbildning kurs".split()),
-    "en": set("i and have as the to not want live can with on is a an for years worked study work "
-              "would like course move english distance time".split()),
-    "so": set("waxaan iyo ahay ku ka waan sanno sano shaqo rabaa doonayaa jiraa ahaa waxaa baran "
-              "dugsi magaalada degan".split()),
-}
-
-
-def detect_language(text: str, current: str | None = None) -> str:
-    """The language a message is written in, from its script and its most common words."""
-    letters = [ch for ch in text if ch.isalpha()]
-    if letters:
-        arabic = [ch for ch in letters if "\u0600" <= ch <= "\u06ff" or "\u0750" <= ch <= "\u077f"]
-        if len(arabic) > len(letters) / 2:
-            return "fa" if any(ch in _PERSIAN for ch in arabic) else "ar"
-    words = [w.lower() for w in _word.findall(text)]
-    if len(words) < 3:
-        return current or "sv"
-    scores = {lang: sum(w in hints for w in words) for lang, hints in _LATIN_HINTS.items()}
-    scores["sv"] += sum(ch in "åäö" for ch in text.lower())
-    best = max(scores, key=lambda k: scores[k])
-    if scores[best] == 0:
-        return current or "sv"
-    return best
-
-
 # --- facts in a message ---------------------------------------------------------------------------
-
-_NUMBERS = {
-    "en": 1, "ett": 1, "two": 2, "två": 2, "tre": 3, "three": 3, "fyra": 4, "four": 4, "fem": 5, "five": 5,
-    "sex": 6, "six": 6, "sju": 7, "seven": 7, "åtta": 8, "eight": 8, "nio": 9, "nine": 9, "tio": 10, "ten": 10,
-    "elva": 11, "eleven": 11, "tolv": 12, "twelve": 12, "femton": 15, "fifteen": 15, "tjugo": 20, "twenty": 20,
-    "one": 1,
-}
-_YEARS = re.compile(r"(\d{1,2}|" + "|".join(_NUMBERS) + r")\s+(?:år|years?|sano|sanno|سنوات|سنة|سال)\b",
-                    re.IGNORECASE)
-_YEARS_AR = re.compile(r"(?:منذ|لمدة|مدة)?\s*(\d{1,2})\s*(?:سنوات|سنة|عام|سال)")
-
 
 def _has(text: str, *phrases: str) -> bool:
     return _phrases(phrases).search(text) is not None
@@ -120,28 +76,27 @@ def _municipality_in(text: str) -> str | None:
     return here[-1] if here else None
 
 
-def _years(text: str) -> int | None:
-    m = _YEARS.search(text) or _YEARS_AR.search(text)
-    if not m:
-        return None
-    raw = m.group(1).lower()
-    return int(raw) if raw.isdigit() else _NUMBERS.get(raw)
-
-
 YES = ("ja", "japp", "yes", "yeah", "ok", "okej", "gärna", "haa", "نعم", "بله", "آره", "absolut", "visst")
 NO = ("nej", "no", "nope", "inte", "maya", "لا", "نه")
 
 
-def read_message(profile: Profile, message: str, today: date) -> Profile:  # noqa: ARG001 - kept for windows
-    """The profile after one more message from the learner."""
+def read_message(profile: Profile, message: str, today: date, reading: dict | None = None  # noqa: ARG001
+                 ) -> Profile:
+    """The profile after one more message from the learner.
+
+    `reading` is the search service's reading of the message (`understood` of /v1/understand: the
+    occupations named as work done or goal, years, skills); without it (search unreachable) only what
+    this module reads itself is taken: place, constraints, Swedish level.
+    """
+    reading = reading or {}
     p = profile.model_copy(deep=True)
     text = " ".join(message.lower().split())
     last_q = p.asked[-1] if p.asked else None
 
     # Occupations named in the text: work done or the goal.
     known = {j.ssyk4 for j in p.experience} | {j.ssyk4 for j in p.goals}
-    years = _years(text)
-    for o in named_occupations(message):
+    years = reading.get("years")
+    for o in reading.get("occupations", []):
         job = Job(occupation=o["named"], ssyk4=o["ssyk4"])  # as the learner wrote it
         if o["role"] == "goal":
             p.goals = [g for g in p.goals if g.ssyk4 != job.ssyk4] + [job]
@@ -151,7 +106,7 @@ def read_message(profile: Profile, message: str, today: date) -> Profile:  # noq
             p.experience.append(job)
     if years is not None and p.experience and p.experience[-1].years is None:
         p.experience[-1].years = years
-    p.skills = list(dict.fromkeys(p.skills + named_skills(message)))[:8]
+    p.skills = list(dict.fromkeys(p.skills + list(reading.get("skills", []))))[:8]
 
     # Where the learner lives: "bor i Lycksele", "jag bor i Lycksele nu", or a bare answer.
     place = _municipality_in(text)

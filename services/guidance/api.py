@@ -1,4 +1,5 @@
-"""The chat's HTTP API and its web pages: learners (by their secret session id) and counsellors (signed in).
+"""The guidance service's HTTP API and its web pages: learners (by their secret session id) and counsellors
+(signed in).
 
 A learner's session id is a secret: it travels in the JSON body or the `X-Chat-Session` header,
 never in a URL path or query, so it stays out of access logs; the page keeps it in the URL fragment.
@@ -11,10 +12,11 @@ from typing import Literal
 from aiohttp import web
 from pydantic import BaseModel, Field
 
-from services.search.chat import ChatError, Counsellor
+from services.guidance.conversations import ChatError, Counsellor
+from services.guidance.service import GuidanceService
 from shared.events import ApplicantFacts
 from shared.openapi import Api
-from shared.http import ApiError, RateLimit, json_response, read_json_model
+from shared.http import ApiError, RateLimit, add_health_routes, json_response, make_middlewares, read_json_model
 from shared.reference import municipalities
 
 WEB = Path(__file__).parent / "web"
@@ -75,21 +77,32 @@ class SummaryRequest(BaseModel):
     lang: Lang | None = None
 
 
-def learner_text(service, raw: str, field: str) -> tuple[str, str | None]:  # noqa: ANN001 - SearchService
-    """What a learner wrote, ready to search: whitespace folded, capped (with a notice saying so);
-    400 when empty, 503 while the index loads. /v1/search and /v1/chat both take text this way."""
+SERVICE = web.AppKey("service", GuidanceService)
+
+
+def create_app(service: GuidanceService) -> web.Application:
+    app = web.Application(middlewares=make_middlewares("guidance"))
+    app[SERVICE] = service
+    add_health_routes(app, {"database": service.db_ready, "broker": service.broker_ready})
+    api = Api(app, "Vux Västerbotten guidance", "The chat assistant for learners and the counsellors' view: "
+              "conversations, profiles, plans and applying.")
+    add_chat_routes(api, service)
+    app.on_response_prepare.append(_security_headers)
+    return app
+
+
+def learner_text(service: GuidanceService, raw: str, field: str) -> tuple[str, str | None]:
+    """What a learner wrote, ready to read: whitespace folded, capped (with a notice saying so); 400 when empty."""
     text = " ".join(raw.split())
     if not text:
         raise ApiError(400, f"{field} is empty: write something about yourself or what you are looking for")
-    if service.index is None or service.embedder is None:
-        raise ApiError(503, "the search index is still loading; try again in a moment")
-    cap = service.settings.max_query_chars
+    cap = service.settings.max_message_chars
     if len(text) > cap:
         return text[:cap], f"the {field} was longer than {cap} characters; only the first {cap} were used"
     return text, None
 
 
-def add_chat_routes(api: Api, service) -> None:  # noqa: ANN001 - SearchService
+def add_chat_routes(api: Api, service: GuidanceService) -> None:
     chat = service.chat
     limit = RateLimit(service.settings.chat_rate_per_minute)
 
@@ -129,7 +142,7 @@ def add_chat_routes(api: Api, service) -> None:  # noqa: ANN001 - SearchService
     async def post_apply(request: web.Request) -> web.Response:
         body = await read_json_model(request, ApplyRequest)
         out = await guarded(chat.apply(learner_secret(request, body.session_id), body.submission_id, body.applicant,
-                                       body.choices, body.consent, service.known_occurrence))
+                                       body.choices, body.consent))
         return json_response(out, status=200 if out.get("duplicate") else 202)
 
     # --- counsellors ---
@@ -207,7 +220,7 @@ def add_chat_routes(api: Api, service) -> None:  # noqa: ANN001 - SearchService
     r = api.route
     learner, counsellor = ("chatSession",), ("counsellorCookie",)
     r("POST", "/v1/chat", post_chat, "One chat turn: the learner's message in, summary, suggestions, question out",
-      body=ChatRequest, errors=(400, 404, 422, 429, 503), tags=("chat",))
+      body=ChatRequest, errors=(400, 404, 422, 429), tags=("chat",))
     r("GET", "/v1/chat/session", get_session, "The learner's conversation: transcript, suggestions, receipts",
       auth=learner, errors=(404,), tags=("chat",))
     r("DELETE", "/v1/chat/session", delete_session, "Forget the conversation now", auth=learner, errors=(404,),
@@ -215,7 +228,7 @@ def add_chat_routes(api: Api, service) -> None:  # noqa: ANN001 - SearchService
     r("POST", "/v1/chat/marks", post_mark, "Save or hide a suggestion", body=MarkRequest, errors=(401, 404, 422),
       tags=("chat",))
     r("POST", "/v1/chat/apply", post_apply, "Apply to ranked occurrences from the conversation (sent on the bus)",
-      body=ApplyRequest, status=202, errors=(401, 404, 409, 422), tags=("chat",))
+      body=ApplyRequest, status=202, errors=(401, 404, 409, 422, 503), tags=("chat",))
     r("GET", "/v1/municipalities", list_municipalities, "The county's municipalities", errors=(), tags=("chat",))
     r("POST", "/v1/counsellor/login", login, "Sign in (sets a cookie)", body=LoginRequest, errors=(401, 422, 429),
       tags=("counsellors",))
@@ -244,6 +257,3 @@ def add_chat_routes(api: Api, service) -> None:  # noqa: ANN001 - SearchService
 async def _security_headers(_request: web.Request, response: web.StreamResponse) -> None:
     response.headers.update(SECURITY_HEADERS)
 
-
-def add_security_headers(app: web.Application) -> None:
-    app.on_response_prepare.append(_security_headers)

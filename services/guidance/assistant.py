@@ -10,7 +10,7 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
-from services.search.profile import Profile
+from services.guidance.profile import Profile
 from shared.reference import municipalities
 
 I18N = Path(__file__).parent / "web" / "i18n.json"
@@ -81,11 +81,14 @@ def _join(parts: list[str], lang: str) -> str:
     return sep.join(parts[:-1]) + f" {t(lang, 'r_and')} " + parts[-1]
 
 
-def reply(p: Profile, suggestions: list[dict], lang: str, relaxed: str | None = None) -> str:
+def reply(p: Profile, suggestions: list[dict], lang: str, relaxed: str | None = None, degraded: bool = False) -> str:
     facts = understood(p, lang)["facts"]
     out = []
     if facts:
         out.append(f"{t(lang, 'r_intro')} {_join(facts, lang)}.")
+    if degraded:
+        out.append(t(lang, "r_search_down"))
+        return " ".join(out)
     if not p.topics and not p.goals and not p.experience:
         out.append(t(lang, "r_nothing"))
         return " ".join(out)

@@ -1,8 +1,7 @@
-"""The search service's tables: chat sessions and what hangs on them, counsellors, outbox and inbox.
+"""The guidance service's tables: chat sessions and what hangs on them, counsellors, and the outbox.
 
-The index itself lives on disk per replica (index.py); what learners and counsellors write lives
-here, shared by all replicas. A session is stored under the SHA-256 of its secret id, so the
-database alone does not give anyone a way into a conversation.
+What learners and counsellors write lives here, shared by all replicas. A session is stored under
+the SHA-256 of its secret id, so the database alone does not give anyone a way into a conversation.
 """
 from __future__ import annotations
 
@@ -10,7 +9,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy import Column, DateTime, ForeignKey, Index, MetaData, String, Table, Text
 
-from shared.outbox import BigId, inbox_table, outbox_table
+from shared.outbox import BigId, outbox_table
 
 metadata = MetaData()
 
@@ -92,7 +91,6 @@ opened = Table(
 )
 
 outbox = outbox_table(metadata)
-inbox = inbox_table(metadata)
 
 # Children first: SQLite has foreign keys off unless asked, so deletion is done explicitly.
 SESSION_CHILDREN = (messages, marks, notes, applications, opened)

@@ -1,0 +1,117 @@
+"""What a text says about the person who wrote it (pure: no I/O): its language, the occupations named
+in it as work done or as the goal, the years of experience, and the skills named.
+
+Search owns this reading because it sits beside the taxonomy and the model; `POST /v1/search` and
+`POST /v1/understand` return it for any caller, and the guidance service builds its learner's
+profile from it turn by turn.
+"""
+from __future__ import annotations
+
+import json
+import re
+from functools import lru_cache
+from pathlib import Path
+
+from services.search.taxonomy import named_occupations, named_skills
+
+WORDS = Path(__file__).parent / "words.json"
+LANGS = ("sv", "en", "ar", "fa", "so")
+_word = re.compile(r"\w+", re.UNICODE)
+
+# --- language -----------------------------------------------------------------------------------
+
+_PERSIAN = set("پچژگکی")
+_LATIN_HINTS = {
+    "sv": set("jag och har som att det inte vill bor kan med på är en ett för till år jobbat arbetat läsa "
+              "studera heltid deltid distans flytta svenska utbildning kurs".split()),
+    "en": set("i and have as the to not want live can with on is a an for years worked study work "
+              "would like course move english distance time".split()),
+    "so": set("waxaan iyo ahay ku ka waan sanno sano shaqo rabaa doonayaa jiraa ahaa waxaa baran "
+              "dugsi magaalada degan".split()),
+}
+
+
+def detect_language(text: str, current: str | None = None) -> str:
+    """The language a message is written in, from its script and its most common words; `current`
+    (or Swedish) when the message says too little to tell."""
+    letters = [ch for ch in text if ch.isalpha()]
+    if letters:
+        arabic = [ch for ch in letters if "\u0600" <= ch <= "\u06ff" or "\u0750" <= ch <= "\u077f"]
+        if len(arabic) > len(letters) / 2:
+            return "fa" if any(ch in _PERSIAN for ch in arabic) else "ar"
+    words = [w.lower() for w in _word.findall(text)]
+    if len(words) < 3:
+        return current or "sv"
+    scores = {lang: sum(w in hints for w in words) for lang, hints in _LATIN_HINTS.items()}
+    scores["sv"] += sum(ch in "åäö" for ch in text.lower())
+    best = max(scores, key=lambda k: scores[k])
+    if scores[best] == 0:
+        return current or "sv"
+    return best
+
+
+# --- years ----------------------------------------------------------------------------------------
+
+_NUMBERS = {
+    "en": 1, "ett": 1, "two": 2, "två": 2, "tre": 3, "three": 3, "fyra": 4, "four": 4, "fem": 5, "five": 5,
+    "sex": 6, "six": 6, "sju": 7, "seven": 7, "åtta": 8, "eight": 8, "nio": 9, "nine": 9, "tio": 10, "ten": 10,
+    "elva": 11, "eleven": 11, "tolv": 12, "twelve": 12, "femton": 15, "fifteen": 15, "tjugo": 20, "twenty": 20,
+    "one": 1,
+}
+_YEARS = re.compile(r"(\d{1,2}|" + "|".join(_NUMBERS) + r")\s+(?:år|years?|sano|sanno|سنوات|سنة|سال)\b",
+                    re.IGNORECASE)
+_YEARS_AR = re.compile(r"(?:منذ|لمدة|مدة)?\s*(\d{1,2})\s*(?:سنوات|سنة|عام|سال)")
+
+
+def years_named(text: str) -> int | None:
+    m = _YEARS.search(text) or _YEARS_AR.search(text)
+    if not m:
+        return None
+    raw = m.group(1).lower()
+    return int(raw) if raw.isdigit() else _NUMBERS.get(raw)
+
+
+# --- the reading ------------------------------------------------------------------------------------
+
+@lru_cache(maxsize=1)
+def words() -> dict[str, dict[str, str]]:
+    return json.loads(WORDS.read_text(encoding="utf-8"))
+
+
+def _t(lang: str, key: str, **values) -> str:
+    table = words()
+    text = table.get(lang, {}).get(key) or table["en"].get(key) or table["sv"][key]
+    return text.format(**values)
+
+
+def read(text: str, lang: str | None = None) -> dict:
+    """Occupations (as the learner named them, with SSYK-4 and role), years, skills, the language and
+    a summary a counsellor can read aloud, in that language."""
+    lang = lang or detect_language(text)
+    occupations = named_occupations(text)
+    years = years_named(" ".join(text.lower().split()))
+    experience, goals, left = [], [], years
+    for o in occupations:
+        job = {"occupation": o["named"], "ssyk4": o["ssyk4"], "years": None}
+        if o["role"] == "goal":
+            goals.append(job)
+        else:
+            job["years"], left = left, None  # the years belong with the first occupation named
+            experience.append(job)
+    skills = named_skills(text)
+    facts = []
+    for job in experience:
+        facts.append(_t(lang, "r_worked", occ=job["occupation"].lower())
+                     + (" " + _t(lang, "r_years", n=job["years"]) if job["years"] else ""))
+    if skills:
+        facts.append(_t(lang, "r_skills", skills=", ".join(s.lower() for s in skills)))
+    facts += [_t(lang, "r_goal", occ=g["occupation"].lower()) for g in goals]
+    return {"lang": lang, "occupations": occupations, "experience": experience, "goals": goals, "years": years,
+            "skills": skills, "summary": _join(facts, lang)}
+
+
+def _join(parts: list[str], lang: str) -> str:
+    if len(parts) <= 1:
+        return "".join(parts)
+    sep = "، " if lang in ("ar", "fa") else ", "
+    return sep.join(parts[:-1]) + f" {_t(lang, 'r_and')} " + parts[-1]
