@@ -26,7 +26,7 @@ def peak_mb(pid: int) -> float:
     return float("nan")
 
 
-async def wait_ready(http: aiohttp.ClientSession, url: str, timeout: float = 300) -> None:
+async def wait_ready(http: aiohttp.ClientSession, url: str, timeout: float = 300, every: float = 0.2) -> None:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         try:
@@ -35,7 +35,7 @@ async def wait_ready(http: aiohttp.ClientSession, url: str, timeout: float = 300
                     return
         except aiohttp.ClientError:
             pass
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(every)
     raise RuntimeError(f"{url} not ready")
 
 

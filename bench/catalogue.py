@@ -78,7 +78,7 @@ async def main(n: int) -> dict:
             url = f"http://127.0.0.1:{port}/v1/feeds/2480"
             t0 = time.perf_counter()
             async with http.put(url, data=body, headers=headers) as r:
-                report = await r.json()
+                report = await r.json(content_type=None)
             seconds = time.perf_counter() - t0
             assert r.status == 200 and report["added"] == n, report
             while received < report["events"]:
@@ -87,7 +87,7 @@ async def main(n: int) -> dict:
             first_events = received
             t1 = time.perf_counter()
             async with http.put(url, data=body, headers=headers) as r:
-                again = await r.json()
+                again = await r.json(content_type=None)
             repush_s = time.perf_counter() - t1
             assert again["unchanged"] == n, again
             await asyncio.sleep(2.0)  # the relay polls every second; give it two chances

@@ -1,6 +1,6 @@
 """Chat benchmark: the time of a chat turn through HTTP with the demo catalogue loaded.
 
-Starts the catalogue and search as their own processes on fresh storage, loads the demo feeds of
+Starts the catalogue, search and guidance as their own processes on fresh storage, loads the demo feeds of
 all 15 municipalities, then holds conversations: a first message about work and goals (the
 development set's learner texts, or a few built-in ones), then refinements (distance, a move, pace).
 Last line: {"turns", "p50_ms", "p95_ms"}. --quick: fewer conversations, under a minute after setup.
@@ -42,16 +42,18 @@ async def run(conversations: int) -> dict:
     tmp = tempfile.mkdtemp(prefix="vux-bench-chat-")
     common = {**os.environ, "EVENTS_EXCHANGE": f"vux.bench.{uuid.uuid4().hex[:8]}",
               "QUEUE_PREFIX": f"bench.{uuid.uuid4().hex[:6]}.", "LOG_LEVEL": "WARNING"}
-    cport, sport = free_port(), free_port()
+    cport, sport, gport = free_port(), free_port(), free_port()
     cenv = {**common, "DATABASE_URL": f"sqlite+aiosqlite:///{tmp}/c.db", "HTTP_PORT": str(cport)}
     senv = {**common, "HTTP_PORT": str(sport), "CATALOGUE_URL": f"http://127.0.0.1:{cport}",
-            "INDEX_DIR": f"{tmp}/index", "INSTANCE_NAME": f"bench{sport}",
-            "DATABASE_URL": f"sqlite+aiosqlite:///{tmp}/s.db", "CHAT_RATE_PER_MINUTE": "100000"}
+            "INSTANCE_NAME": f"bench{sport}", "DATABASE_URL": f"sqlite+aiosqlite:///{tmp}/s.db"}
+    genv = {**common, "HTTP_PORT": str(gport), "SEARCH_URL": f"http://127.0.0.1:{sport}",
+            "DATABASE_URL": f"sqlite+aiosqlite:///{tmp}/g.db", "CHAT_RATE_PER_MINUTE": "100000"}
     token = subprocess.run([sys.executable, "-m", "services.catalogue", "token", "create", "--region"], cwd=ROOT,
                            env=cenv, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
     procs = [subprocess.Popen([sys.executable, "-m", f"services.{s}"], cwd=ROOT, env=e, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL) for s, e in (("catalogue", cenv), ("search", senv))]
-    cbase, sbase = f"http://127.0.0.1:{cport}", f"http://127.0.0.1:{sport}"
+                              stderr=subprocess.DEVNULL)
+             for s, e in (("catalogue", cenv), ("search", senv), ("guidance", genv))]
+    cbase, sbase, gbase = f"http://127.0.0.1:{cport}", f"http://127.0.0.1:{sport}", f"http://127.0.0.1:{gport}"
     openings = ([json.loads(line)["query"] for line in EVAL.open(encoding="utf-8")] if EVAL.exists() else [])
     openings = (OPENINGS + openings)[:conversations] if openings else (OPENINGS * conversations)[:conversations]
     lat: list[float] = []
@@ -59,13 +61,14 @@ async def run(conversations: int) -> dict:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=300)) as http:
             await wait_ready(http, f"{cbase}/readyz")
             await wait_ready(http, f"{sbase}/readyz")
+            await wait_ready(http, f"{gbase}/readyz")
             headers = {"Authorization": f"Bearer {token}"}
             for code in municipalities():
                 async with http.put(f"{cbase}/v1/feeds/{code}", json=demo.municipality_feed(code),
                                     headers=headers) as r:
                     assert r.status == 200, await r.text()
             async with http.get(f"{cbase}/v1/courses", params={"limit": "1"}) as r:
-                courses = (await r.json())["total"]
+                courses = (await r.json(content_type=None))["total"]
             while True:  # loaded when every course is in the index (its size is on /metrics)
                 async with http.get(f"{sbase}/metrics") as r:
                     text = await r.text()
@@ -78,8 +81,8 @@ async def run(conversations: int) -> dict:
                 session = None
                 for message in [opening] + [REFINEMENTS[(i + k) % len(REFINEMENTS)] for k in range(2)]:
                     t = time.perf_counter()
-                    async with http.post(f"{sbase}/v1/chat", json={"session_id": session, "message": message}) as r:
-                        out = await r.json()
+                    async with http.post(f"{gbase}/v1/chat", json={"session_id": session, "message": message}) as r:
+                        out = await r.json(content_type=None)
                         assert r.status == 200, out
                     lat.append((time.perf_counter() - t) * 1000)
                     if os.environ.get("BENCH_TRACE"):

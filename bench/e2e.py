@@ -1,4 +1,4 @@
-"""End-to-end load: the four services started by `make run`'s launcher, learners chatting and applying
+"""End-to-end load: the five services started by `make run`'s launcher, learners chatting and applying
 while a municipality pushes a large feed.
 
 20 simulated learners each hold conversations (an opening about work and goals, two refinements, a
@@ -76,7 +76,7 @@ async def learner(n: int, http: aiohttp.ClientSession, base: str, until: float, 
                 return
             t = time.perf_counter()
             async with http.post(f"{base}/v1/chat", json={"session_id": session, "message": msg}) as r:
-                out = await r.json()
+                out = await r.json(content_type=None)
             lat.append((time.perf_counter() - t) * 1000)
             if os.environ.get("BENCH_TRACE"):
                 print(f"TRACE {time.monotonic():.2f} {lat[-1]:.0f} {msg[:30]!r}", file=sys.stderr)
@@ -117,7 +117,7 @@ async def run(quick: bool) -> dict:
     ports = {s: free_port() for s in ORDER}
     env = {**os.environ, "EVENTS_EXCHANGE": f"vux.bench.{run_id}", "QUEUE_PREFIX": f"bench.{run_id}.",
            "LOG_LEVEL": "WARNING", "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp.port),
-           "CHAT_RATE_PER_MINUTE": "100000", "SEARCH__INDEX_DIR": str(tmp / "index"),
+           "CHAT_RATE_PER_MINUTE": "100000",
            "SEARCH__INSTANCE_NAME": f"bench-{run_id}"}
     for s, port in ports.items():
         env[f"{s.upper()}_PORT"] = str(port)
@@ -137,6 +137,7 @@ async def run(quick: bool) -> dict:
                                cwd=ROOT, env=service_env("catalogue", env), capture_output=True, text=True,
                                check=True).stdout.strip().splitlines()[-1]
         cat, search = f"http://127.0.0.1:{ports['catalogue']}", f"http://127.0.0.1:{ports['search']}"
+        guidance = f"http://127.0.0.1:{ports['guidance']}"
         headers = {"Authorization": f"Bearer {token}"}
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=600)) as http:
             # A catalogue to chat about: demo feeds, all searchable before the load starts.
@@ -159,7 +160,7 @@ async def run(quick: bool) -> dict:
                                     params={"confirm_withdrawals": "true"}) as r:
                     assert r.status == 200, await r.text()
                 async with http.get(f"{cat}/v1/courses", params={"limit": "1"}) as r:
-                    total = (await r.json())["total"]
+                    total = (await r.json(content_type=None))["total"]
                 # Watch the index size (cheap), then confirm with the full comparison, which reads the
                 # whole catalogue and would itself load the machine if run every second.
                 while True:
@@ -170,7 +171,7 @@ async def run(quick: bool) -> dict:
                     await asyncio.sleep(0.5)
 
             feed_task = asyncio.create_task(push_and_wait() if not os.environ.get("BENCH_NO_FEED") else asyncio.sleep(0, 0.0))
-            await asyncio.gather(*(learner(i, http, search, until, random.Random(i), lat, applied)
+            await asyncio.gather(*(learner(i, http, guidance, until, random.Random(i), lat, applied)
                                    for i in range(20)))
             feed_to_search = await feed_task
             expected = len(applied)

@@ -48,11 +48,12 @@ def service_main(
         return asyncio.run(_parked(settings, service_cls, args))
     if args.command not in (None, "serve"):
         return run_extra(args, settings)
-    asyncio.run(_serve(settings, service_cls, create_app))
+    asyncio.run(serve(settings, service_cls, create_app))
     return 0
 
 
-async def _serve(settings, service_cls, create_app) -> None:  # noqa: ANN001
+async def serve(settings, service_cls, create_app) -> None:  # noqa: ANN001
+    """Run one service with its HTTP API until SIGINT/SIGTERM."""
     from shared.http import serve_until_signalled
 
     service = service_cls(settings)
@@ -69,7 +70,6 @@ async def _token(settings, service_cls, table, args, check_scope) -> int:  # noq
         return await run_token_command(engine, table, args, check_scope)
     finally:
         await engine.dispose()
-
 
 
 

@@ -375,6 +375,37 @@ class GuidanceSummaryRequested(Envelope):
     payload: GuidanceSummaryPayload
 
 
+class EmbedPayload(Model):
+    """A text whose vector no search replica has found stored: one embed worker will make it."""
+
+    signature: str = Field(min_length=1, max_length=64, description="the model's signature (vectors of "
+                                                                     "different models are not comparable)")
+    key: str = Field(pattern=r"^[0-9a-f]{24}$", description="the text's key (embedder.text_key)")
+    text: str = Field(min_length=1, max_length=100_000)
+
+
+class EmbeddedPayload(Model):
+    signature: str = Field(min_length=1, max_length=64)
+    key: str = Field(pattern=r"^[0-9a-f]{24}$")
+    vector: str = Field(max_length=20_000, description="float32 little-endian, base64; unit length")
+
+
+class SearchEmbedRequested(Envelope):
+    """Command from a search replica to the embed workers (one shared queue: competing consumers)."""
+
+    type: Literal["search.embed_requested"] = "search.embed_requested"
+    version: Literal[1] = 1
+    payload: EmbedPayload
+
+
+class SearchTextEmbedded(Envelope):
+    """An embed worker stored a text's vector: every replica may use it."""
+
+    type: Literal["search.text_embedded"] = "search.text_embedded"
+    version: Literal[1] = 1
+    payload: EmbeddedPayload
+
+
 class TestPing(Envelope):
     """Carries nothing of substance; used to exercise the bus itself (retries, parking, reconnects)."""
 
@@ -405,6 +436,8 @@ EVENT_TYPES: tuple[type[Envelope], ...] = (
     ApplicantErasureRequested,
     ChatTurnObserved,
     GuidanceSummaryRequested,
+    SearchEmbedRequested,
+    SearchTextEmbedded,
     TestPing,
 )
 
@@ -429,5 +462,6 @@ PRODUCERS: dict[str, str] = {
     "application.rejected": "allocation", "applicant.erased": "allocation",
     "offer.made": "allocation", "offer.reminder": "allocation", "offer.accepted": "allocation",
     "offer.declined": "allocation", "offer.expired": "allocation", "offer.withdrawn": "allocation",
+    "search.embed_requested": "search", "search.text_embedded": "search",
     "test.ping": "tests",
 }

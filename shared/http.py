@@ -1,4 +1,4 @@
-"""HTTP building blocks every service uses: JSON errors, metrics, correlation ids, health routes."""
+"""HTTP building blocks every service uses: problem details (RFC 9457), metrics, correlation ids, health routes."""
 from __future__ import annotations
 
 import asyncio
@@ -15,6 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from shared.logs import correlation_id
 from shared.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from shared.problems import CONTENT_TYPE, Problem
 
 log = logging.getLogger(__name__)
 
@@ -25,12 +26,12 @@ def json_response(data, status: int = 200, headers: dict | None = None) -> web.R
     return web.Response(body=orjson.dumps(data), status=status, content_type="application/json", headers=headers)
 
 
-class ApiError(web.HTTPException):
-    """An error a caller can act on: JSON `{"error": message, ...details}` with the given status."""
-
-    def __init__(self, status: int, message: str, **details) -> None:
-        self.status_code = status
-        super().__init__(text=orjson.dumps({"error": message, **details}).decode(), content_type="application/json")
+def problem_response(problem: Problem) -> web.Response:
+    resp = web.Response(body=orjson.dumps(problem.body()), status=problem.status)
+    resp.content_type = CONTENT_TYPE
+    if "retry_after_s" in problem.extensions:
+        resp.headers["Retry-After"] = str(problem.extensions["retry_after_s"])
+    return resp
 
 
 def make_middlewares(service: str) -> list:
@@ -47,27 +48,30 @@ def make_middlewares(service: str) -> list:
 
     @web.middleware
     async def errors_and_metrics(request: web.Request, handler):
+        """Every refusal leaves as problem details: ours (Problem), aiohttp's (404, 405, 413 ...), a crash."""
         route = request.match_info.route.resource.canonical if request.match_info.route.resource else "unmatched"
         start = time.perf_counter()
         status = 500
         try:
-            resp = await handler(request)
+            try:
+                resp = await handler(request)
+            except web.HTTPException as exc:
+                if exc.status < 400:
+                    raise  # a redirect
+                raise Problem(exc.status, exc.reason or "error") from None
             status = resp.status
             return resp
-        except ApiError as exc:
+        except Problem as exc:
             status = exc.status
-            raise
+            return problem_response(exc)
         except web.HTTPException as exc:
             status = exc.status
-            if exc.status >= 400 and exc.content_type != "application/json":
-                # aiohttp's own errors (404, 405, 413 ...) become JSON like ours
-                raise ApiError(exc.status, exc.reason or "error") from None
             raise
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("unhandled error on %s %s", request.method, request.path)
-            raise ApiError(500, "internal error; the request was not applied") from None
+            return problem_response(Problem(500, "internal error; the request was not applied"))
         finally:
             HTTP_REQUESTS.labels(service, request.method, route, str(status)).inc()
             HTTP_LATENCY.labels(service, request.method, route).observe(time.perf_counter() - start)
@@ -116,25 +120,30 @@ async def read_json_model(request: web.Request, model, max_bytes: int = 256 * 10
     from pydantic import ValidationError
 
     if request.content_type != "application/json":
-        raise ApiError(415, f"send JSON with Content-Type application/json, not {request.content_type!r}")
+        raise Problem(415, f"send JSON with Content-Type application/json, not {request.content_type!r}")
     if request.content_length is not None and request.content_length > max_bytes:
-        raise ApiError(413, f"the body is larger than {max_bytes} bytes")
+        raise Problem(413, f"the body is larger than {max_bytes} bytes")
+    raw = bytearray()
     try:
-        raw = await request.content.read(max_bytes + 1)
+        # To its end: a body may arrive in several writes.
+        while chunk := await request.content.read(max_bytes + 1 - len(raw)):
+            raw += chunk
+            if len(raw) > max_bytes:
+                break
     except Exception:  # noqa: BLE001
-        raise ApiError(400, "could not read the request body") from None
+        raise Problem(400, "could not read the request body") from None
     if len(raw) > max_bytes:
-        raise ApiError(413, f"the body is larger than {max_bytes} bytes")
+        raise Problem(413, f"the body is larger than {max_bytes} bytes")
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise ApiError(400, f"malformed JSON: {exc}") from None
+        raise Problem(400, f"malformed JSON: {exc}", line=exc.lineno, column=exc.colno) from None
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         errors = [{"field": ".".join(str(p) for p in e["loc"]) or "body", "message": e["msg"]} for e in exc.errors()]
         first = errors[0]
-        raise ApiError(422, f"{first['field']}: {first['message']}", errors=errors[:20]) from None
+        raise Problem(422, f"{first['field']}: {first['message']}", field=first["field"], errors=errors[:20]) from None
 
 
 async def require_role(request: web.Request, engine, table, role: str):  # noqa: ANN001, ANN201
@@ -144,9 +153,9 @@ async def require_role(request: web.Request, engine, table, role: str):  # noqa:
     async with engine.connect() as conn:
         caller = await authenticate(conn, table, request.headers.get("Authorization"))
     if caller is None:
-        raise ApiError(401, f"missing, unknown or revoked {role} token; send `Authorization: Bearer <token>`")
+        raise Problem(401, f"missing, unknown or revoked {role} token; send `Authorization: Bearer <token>`")
     if caller.role != role:
-        raise ApiError(403, f"this needs {'an' if role[0] in 'aeiou' else 'a'} {role} token")
+        raise Problem(403, f"this needs {'an' if role[0] in 'aeiou' else 'a'} {role} token")
     return caller
 
 
@@ -163,7 +172,7 @@ class RateLimit:
         while q and now - q[0] > 60:
             q.popleft()
         if len(q) >= self.per_minute:
-            raise ApiError(429, "too many messages in a short time; wait a moment and try again",
+            raise Problem(429, "too many messages in a short time; wait a moment and try again",
                            retry_after_s=round(60 - (now - q[0]) + 0.5))
         q.append(now)
         if len(self.seen) > 50_000:  # forget idle clients

@@ -15,10 +15,19 @@ from pydantic import BaseModel
 
 from shared.http import json_response
 
-ERROR_SCHEMA = {
-    "type": "object", "required": ["error"],
-    "properties": {"error": {"type": "string", "description": "what was wrong and where, for a person to act on"},
-                   "errors": {"type": "array", "items": {"type": "object"}}},
+PROBLEM_SCHEMA = {
+    "type": "object", "required": ["type", "title", "status", "detail"],
+    "description": "RFC 9457 problem details",
+    "properties": {
+        "type": {"type": "string", "description": "a URI naming the kind of problem; about:blank when the status says it"},
+        "title": {"type": "string", "description": "the status's reason phrase"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string", "description": "what was wrong and where, for a person to act on"},
+        "field": {"type": "string", "description": "the field that is wrong (dotted path)"},
+        "line": {"type": "integer", "description": "the line of the body that is wrong"},
+        "column": {"type": "integer"},
+        "errors": {"type": "array", "items": {"type": "object"}, "description": "every invalid field (422)"},
+    },
 }
 SECURITY_SCHEMES = {
     "bearer": {"type": "http", "scheme": "bearer", "description": "a staff or municipality token (`token create`)"},
@@ -66,7 +75,7 @@ class Api:
         return json_response(self.document())
 
     def document(self) -> dict:
-        components: dict[str, dict] = {"Error": ERROR_SCHEMA}
+        components: dict[str, dict] = {"Problem": PROBLEM_SCHEMA}
 
         def schema_of(model: type[BaseModel] | dict | None, mode: str) -> dict:
             if model is None:
@@ -105,7 +114,7 @@ class Api:
             errors = set(op.errors) | ({401} if op.auth else set()) | ({415, 413} if op.body is not None else set())
             for code in sorted(errors):
                 responses[str(code)] = {"description": _REASONS.get(code, "Error"), "content": {
-                    "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+                    "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
             item["responses"] = responses
             if op.auth:
                 item["security"] = [{a: []} for a in op.auth]

@@ -234,11 +234,11 @@ class RunningCatalogue:
             headers["Authorization"] = f"Bearer {tok}"
         async with self.http.request(method, f"{self.url}/v1/feeds/{municipality}", data=data, headers=headers,
                                      params=params or {}) as resp:
-            return resp.status, await resp.json()
+            return resp.status, await resp.json(content_type=None)
 
     async def get(self, path: str, **params) -> tuple[int, dict]:
         async with self.http.get(f"{self.url}{path}", params=params) as resp:
-            return resp.status, await resp.json()
+            return resp.status, await resp.json(content_type=None)
 
 
 @pytest.fixture
@@ -281,7 +281,8 @@ class RunningAllocation:
         async with self.http.request(method, f"{self.url}{path}", json=body, headers=h,
                                      params={**query, **(params or {})}) as resp:
             ctype = resp.content_type
-            return resp.status, (await resp.json()) if ctype == "application/json" else await resp.text()
+            json_types = ("application/json", "application/problem+json")
+            return resp.status, (await resp.json(content_type=None)) if ctype in json_types else await resp.text()
 
 
 @pytest.fixture
@@ -375,7 +376,7 @@ async def notifier(db_factory, bus_names, smtp):
 
 
 @pytest.fixture
-async def search(catalogue, bus_names, tmp_path):
+async def search(catalogue, bus_names, db_factory):
     """The search service in-process, reading the catalogue fixture's API and events."""
     from services.search.api import create_app
     from services.search.service import SearchService
@@ -383,7 +384,7 @@ async def search(catalogue, bus_names, tmp_path):
 
     port = free_port()
     settings = SearchSettings(amqp_url=AMQP_URL, http_port=port, catalogue_url=catalogue.url,
-                              index_dir=str(tmp_path / "index"), instance_name=f"t{port}", **bus_names)
+                              database_url=await db_factory("search"), instance_name=f"t{port}", **bus_names)
     service = SearchService(settings)
     async with served(service, create_app, port, lambda: service.bus.consuming and service.caught_up.is_set(),
                       "search", timeout=60), aiohttp.ClientSession() as http:
@@ -416,7 +417,7 @@ class RunningGuidance:
     async def chat(self, message: str, session_id: str | None = None, **extra) -> tuple[int, dict]:
         async with self.http.post(f"{self.url}/v1/chat",
                                   json={"session_id": session_id, "message": message, **extra}) as r:
-            return r.status, await r.json()
+            return r.status, await r.json(content_type=None)
 
 
 @dataclass
@@ -428,7 +429,7 @@ class RunningSearch:
 
     async def search(self, text, **body):
         async with self.http.post(f"{self.url}/v1/search", json={"text": text, **body}) as r:
-            return r.status, await r.json()
+            return r.status, await r.json(content_type=None)
 
     async def wait_indexed(self, kind: str, rid: str, present: bool = True, timeout: float = 60.0):
         for _ in range(int(timeout * 10)):

@@ -32,6 +32,7 @@ class Proc:
     port: int
     env: dict
     popen: subprocess.Popen | None = None
+    args: tuple[str, ...] = ()  # a command of the service's, e.g. ("embed-worker", "--port", "...")
 
     @property
     def url(self) -> str:
@@ -54,19 +55,20 @@ class System:
                "QUEUE_PREFIX": f"test.{self.run_id}.", "HTTP_PORT": str(port), "LOG_LEVEL": "INFO",
                "LOG_JSON": "true", "OUTBOX_POLL_S": "0.2", "RETRY_DELAYS_S": "[0.3, 1.0]",
                "DATABASE_URL": self.database_urls.get(service, f"sqlite+aiosqlite:///{self.tmp}/{service}.db"),
-               "INSTANCE_NAME": name, "INDEX_DIR": str(self.tmp / "index" / name),
+               "INSTANCE_NAME": name,
                "CHAT_RATE_PER_MINUTE": "100000"}
         for other, p in self.procs.items():
-            env.setdefault(f"{p.service.upper()}_URL", p.url)
+            if not p.args:  # a worker is no service's address
+                env.setdefault(f"{p.service.upper()}_URL", p.url)
         if self.smtp_port:
             env["SMTP_PORT"] = str(self.smtp_port)
         env.update(self.extra_env.get(service, {}))
         return env
 
-    def add(self, service: str, name: str | None = None) -> Proc:
+    def add(self, service: str, name: str | None = None, *args: str) -> Proc:
         name = name or service
         port = free_port()
-        proc = Proc(service, name, port, {})
+        proc = Proc(service, name, port, {}, args=tuple(a.replace("{port}", str(port)) for a in args))
         self.procs[name] = proc
         return proc
 
@@ -75,10 +77,10 @@ class System:
         p.env = self.env_for(p.service, name, p.port)
         for other in self.procs.values():  # every process finds the first replica of each service
             key = f"{other.service.upper()}_URL"
-            if other.name == other.service:
+            if other.name == other.service and not other.args:
                 p.env[key] = other.url
         log = open(self.tmp / f"{name}.log", "ab")  # noqa: SIM115 - kept open for the child's lifetime
-        p.popen = subprocess.Popen([sys.executable, "-m", f"services.{p.service}"], cwd=ROOT, env=p.env,
+        p.popen = subprocess.Popen([sys.executable, "-m", f"services.{p.service}", *p.args], cwd=ROOT, env=p.env,
                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         return p
 

@@ -55,10 +55,10 @@ async def test_applications_are_validated_and_idempotent(catalogue, allocation, 
     changed = edit(f)
     changed["choices"] = ["e.2480.VARD.1"]
     status, err = await allocation.call("POST", "/v1/applications", changed, token="")
-    assert status == 409 and "submission_id" in err["error"]
+    assert status == 409 and "submission_id" in err["detail"]
     status, err = await allocation.call("POST", "/v1/applications", form(["e.2480.VARD.1"], email="sara@example.se"),
                                         token="")
-    assert status == 409 and err["application_id"] == app_id and "active application" in err["error"]
+    assert status == 409 and err["application_id"] == app_id and "active application" in err["detail"]
     cases = [
         (form(["e.2480.NOPE.1"]), 422, "choices[0]"),
         (form(["e.2480.VARD.1"], email="not-an-address"), 422, "applicant.email"),
@@ -70,10 +70,10 @@ async def test_applications_are_validated_and_idempotent(catalogue, allocation, 
     ]
     for body, want, needle in cases:
         status, err = await allocation.call("POST", "/v1/applications", body, token="")
-        assert status == want and needle in err["error"], (needle, err)
+        assert status == want and needle in err["detail"], (needle, err)
     async with allocation.http.post(f"{allocation.url}/v1/applications", data=b"{oops",
                                      headers={"Content-Type": "application/json"}) as r:
-        assert r.status == 400 and "malformed JSON" in (await r.json())["error"]
+        assert r.status == 400 and "malformed JSON" in (await r.json(content_type=None))["detail"]
     await collector.wait_types(application__received=1)
     received = [e for e in await collector.quiet(0.5) if e.type == "application.received"]
     assert len(received) == 1 and received[0].payload.contact.email == "Sara@example.se"  # domain normalised
@@ -191,7 +191,7 @@ async def test_distribution_scenario_adoption_and_coordinator_rights(catalogue, 
     assert sum(m["places"] for m in scen["municipalities"]) == 30 and any("Skellefteå" in v for v in scen["violations"])
     status, bad = await allocation.call("POST", "/v1/distributions", {**body, "key": {"equal": 1, "population": 1,
                                                                                       "unemployment": 0}})
-    assert status == 422 and "add up to 1" in bad["error"]
+    assert status == 422 and "add up to 1" in bad["detail"]
     # Nothing changes until it is adopted.
     async with allocation.service.engine.connect() as conn:
         assert (await conn.execute(select(storage.occurrences.c.funded_places))).scalars().all() == [None] * 3

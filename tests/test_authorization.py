@@ -150,7 +150,7 @@ async def test_every_endpoint_answers_every_kind_of_caller_as_it_should(catalogu
                             "own_places": 5}]})
     assert status == 201
     async with guidance.http.post(f"{guidance.url}/v1/chat", json={"message": "Jag vill bli svetsare i Umeå"}) as r:
-        conversation = await r.json()
+        conversation = await r.json(content_type=None)
     sid, code = conversation["session_id"], conversation["code"]
     result_id = conversation["suggestions"][0]["id"]
     from services.guidance.conversations import create_counsellor

@@ -155,12 +155,12 @@ def test_generated_bodies_are_refused_clearly_and_change_nothing(county, op):
             state["version"] = store.settled()  # accepted: what it changed is allowed to change
             return
         body = r.json()
-        assert isinstance(body.get("error"), str) and len(body["error"]) >= 10, body
+        assert isinstance(body.get("detail"), str) and len(body["detail"]) >= 10, body
         if r.status_code == 422:
-            where, _, what = body["error"].partition(": ")
+            where, _, what = body["detail"].partition(": ")
             assert where and what, body  # "applicant.email: value is not a valid email address"
-        if r.status_code == 400 and "JSON" in body["error"]:
-            assert "line" in body["error"] or "char" in body["error"] or "empty" in body["error"].lower(), body
+        if r.status_code == 400 and "JSON" in body["detail"]:
+            assert "line" in body["detail"] or "char" in body["detail"] or "empty" in body["detail"].lower(), body
         if store.version() != state["version"]:
             # Something was written meanwhile: this input, or what an earlier accepted one set off.
             # Once all is quiet, the same input again tells which.

@@ -89,7 +89,7 @@ async def test_permanent_failures_are_recorded_and_can_be_resent(notifier, smtp)
     token = await notifier.token()
     h = {"Authorization": f"Bearer {token}"}
     async with notifier.http.get(f"{notifier.url}/v1/deliveries", params={"status": "failed"}, headers=h) as r:
-        body = await r.json()
+        body = await r.json(content_type=None)
         assert r.status == 200 and body["total"] == 1 and body["items"][0]["last_error"].startswith("550")
     del smtp.refuse["nobody@example.se"]  # the mailbox was fixed
     async with notifier.http.post(f"{notifier.url}/v1/deliveries/{row.id}/resend", headers=h) as r:

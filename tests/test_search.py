@@ -1,12 +1,15 @@
-"""The search service: catalogue events become searchable, in several languages, and survive restarts."""
+"""The search service: catalogue events become searchable, in several languages; a text is embedded once
+for every replica."""
+import asyncio
 
 import aiohttp
 import pytest
 
 from services.catalogue.demo import municipality_feed
+from tests.conftest import delete_queues, until
 from tests.feeds import bundle
 
-# Search keeps no database; the catalogue behind it is tested on both elsewhere, here on SQLite.
+# The catalogue behind search is tested on both databases elsewhere, here on SQLite.
 pytestmark = [pytest.mark.slow, pytest.mark.parametrize("db_factory", ["sqlite"], indirect=True)]
 
 
@@ -58,7 +61,7 @@ async def test_filters_and_bad_input(catalogue, search):
                           ({"text": "x", "kinds": ["jobs"]}, 422)):
         async with search.http.post(f"{search.url}/v1/search", json=payload) as r:
             assert r.status == want, payload
-            assert (await r.json())["error"]
+            assert (await r.json(content_type=None))["detail"]
     async with search.http.post(f"{search.url}/v1/search", data=b"\x00\xff\xfe",
                                 headers={"Content-Type": "application/octet-stream"}) as r:
         assert r.status == 415
@@ -69,47 +72,58 @@ async def test_filters_and_bad_input(catalogue, search):
     assert body["results"][0]["course_code"] == "ENGENG06"
 
 
-async def test_a_restart_loads_the_saved_index_and_catches_up(catalogue, search, bus_names, tmp_path):
+def embedded() -> float:
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value("vux_search_texts_embedded_total") or 0.0
+
+
+async def test_a_new_replica_takes_stored_vectors_and_embeds_only_what_changed(catalogue, search, bus_names):
+    """Vectors are stored once for every replica: a replica started later (or again) fills its index from
+    the catalogue and the stored vectors, and embeds only a text nobody has embedded yet."""
     from services.search.service import SearchService
 
+    before = embedded()  # the counter is the process's: other tests embedded too
     await catalogue.push("2481", municipality_feed("2481"))
     await search.wait_indexed("course", "i.2481.SFIKURSB")
-    await catalogue.push("2422", municipality_feed("2422"))  # a later push
-    await search.wait_indexed("course", "i.2422.SFIKURSB")
-    svc = search.service
-    count = len(svc.index)
-    await svc.stop()  # saves the index
-    from services.search.index import SearchIndex
-
-    # As if the save had happened while one older course's event was still on its way (events are
-    # handled concurrently, so a newer change can be in a save before an older one).
-    saved = SearchIndex.load(search.settings.index_path(), svc.embedder.dim, svc.embedder.signature)
-    changing = municipality_feed("2481")["educationInfos"][0]["id"]  # changed below while search is down
-    late = min((e for e in saved.entries.values() if e.kind == "course" and e.id.startswith("i.2481.")
-                and e.id != changing), key=lambda e: e.version)
-    assert saved.remove("course", late.id) and late.version < max(e.version for e in saved.entries.values())
-    saved.save(search.settings.index_path())
-    # While search is down, the catalogue changes.
+    await until(lambda: not search.service.waiting, "every text embedded")
+    distinct = len(search.service.index.vectors)
+    assert distinct > 10 and embedded() - before == distinct  # each distinct text once
+    # While the new replica is not yet running, one course gets a new title.
     feed = municipality_feed("2481")
     feed["educationInfos"][0]["content"]["title"] = {"strings": [{"lang": "swe", "value": "Ny titel för testet"}]}
     await catalogue.push("2481", feed)
-    fresh = SearchService(search.settings)
-    fresh.embedder = svc.embedder  # the same model; loading it again only costs time
-    fresh.index = SearchIndex.load(search.settings.index_path(), svc.embedder.dim, svc.embedder.signature)
-    assert len(fresh.index) == count - 1  # loaded, not re-embedded from scratch
-    changed = await fresh.catch_up()
-    assert changed >= 2
     first = feed["educationInfos"][0]["id"]
-    assert fresh.index.entries[("course", first)].doc["title"] == "Ny titel för testet"
-    assert ("course", late.id) in fresh.index.entries  # the late one is caught up too
-    from services.search.index_check import catalogue_digests, compare, digest
+    await search.wait_indexed("course", first)
+    await until(lambda: search.service.index.entries[("course", first)].doc["title"] == "Ny titel för testet",
+                "the new title searchable")
+    assert embedded() - before == distinct + 1  # the changed text only
 
-    async with aiohttp.ClientSession() as http:
-        in_catalogue = await catalogue_digests(http, catalogue.url)
-    held = {f"{k}:{rid}": digest(e.doc) for (k, rid), e in fresh.index.entries.items()}
-    assert compare(held, in_catalogue)["equal"], compare(held, in_catalogue)
-    search.service = fresh  # the fixture's teardown stops this one
-    await fresh.bus.close()
-    await fresh.engine.dispose()
-    search.service = svc
+    settings = search.settings.model_copy(update={"instance_name": search.settings.instance_name + "-b",
+                                                  "embed_worker": False})
+    fresh = SearchService(settings)
+    await fresh.start()
+    try:
+        for _ in range(300):
+            if await fresh.db_ready():
+                break
+            await asyncio.sleep(0.1)
+        assert await fresh.db_ready(), "the new replica never became ready"
+        assert embedded() - before == distinct + 1  # nothing embedded again
+        assert fresh.index.entries[("course", first)].doc["title"] == "Ny titel för testet"
+        from services.search.index_check import catalogue_digests, compare
 
+        async with aiohttp.ClientSession() as http:
+            in_catalogue = await catalogue_digests(http, catalogue.url)
+        held = fresh.index_digests()
+        assert held["unembedded"] == [] and compare(held["documents"], in_catalogue)["equal"]
+        # Both replicas rank the same.
+        from services.search.ranking import Filters
+
+        for q in ("Jag vill läsa svenska", "svetsning", "I want to become an assistant nurse"):
+            a = await search.service.search(q, 5, Filters(), {"course"}, understand=False)
+            b = await fresh.search(q, 5, Filters(), {"course"}, understand=False)
+            assert [(r["id"], r["score"]) for r in a["results"]] == [(r["id"], r["score"]) for r in b["results"]]
+    finally:
+        await fresh.stop()
+        await delete_queues([n for sub in fresh.bus.subscriptions for n in fresh.bus.queue_names(sub.queue).values()])

@@ -25,7 +25,7 @@ def test_different_courses_with_the_same_text_stay_apart_and_the_asked_code_come
         idx.put("course", cid, {"id": cid, "code": code, "title": "Samma", "description": "Samma text",
                                 "occurrences": [{**occ[0], "id": f"e.{cid}", "municipality_code": muni}]},
                 "ab12cd34ef56ab12cd34ef56", "Samma text", v, "2026-01-01T00:00:00+00:00")
-    ranked = fuse(idx, v, "Jag vill läsa BBB01", depth=10, lexical_weight=0)
+    ranked = fuse(idx, v, "Jag vill läsa BBB01", depth=10, )
     out = results(idx, ranked, "Jag vill läsa BBB01", Filters(), 10, {"course"}, date(2026, 11, 1))
     assert [r["course_code"] for r in out] == ["BBB01", "AAA01"]
     assert len(out[1]["occurrences"]) == 2  # AAA01 offered by two municipalities: one result

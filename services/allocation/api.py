@@ -9,10 +9,11 @@ from pydantic import BaseModel, Field
 
 from services.allocation import storage
 from services.allocation.distribution import DistributionInput
-from services.allocation.service import AllocationService, Problem
+from services.allocation.service import AllocationService
 from shared.events import ApplicationForm
 from shared.openapi import Api
-from shared.http import ApiError, add_health_routes, json_response, make_middlewares, read_json_model, require_role
+from shared.http import add_health_routes, json_response, make_middlewares, read_json_model, require_role
+from shared.problems import Problem
 from shared.tokens import Caller
 
 SERVICE = web.AppKey("service", AllocationService)
@@ -45,7 +46,7 @@ class TokenQuery(BaseModel):
 
 
 def create_app(service: AllocationService) -> web.Application:
-    app = web.Application(middlewares=[*make_middlewares("allocation"), problems])
+    app = web.Application(middlewares=make_middlewares("allocation"))
     app[SERVICE] = service
     add_health_routes(app, {"database": service.db_ready, "broker": service.broker_ready})
     api = Api(app, "Vux Västerbotten allocation", "Applications, offers and admission rounds under the Education "
@@ -87,18 +88,10 @@ def create_app(service: AllocationService) -> web.Application:
     return app
 
 
-@web.middleware
-async def problems(request: web.Request, handler):  # noqa: ANN001, ANN201
-    try:
-        return await handler(request)
-    except Problem as exc:
-        raise ApiError(exc.status, exc.message, **exc.details) from None
-
-
 async def coordinator(request: web.Request, region_only: bool = False) -> Caller:
     caller = await require_role(request, request.app[SERVICE].engine, storage.api_tokens, "coordinator")
     if region_only and caller.scope:
-        raise ApiError(403, "this needs a regional coordinator token, not a municipality's")
+        raise Problem(403, "this needs a regional coordinator token, not a municipality's")
     return caller
 
 
@@ -190,7 +183,7 @@ async def offer_form(request: web.Request) -> web.Response:
     form = await request.post()
     answer = form.get("answer")
     if answer not in ("accept", "decline"):
-        raise ApiError(400, "answer must be accept or decline")
+        raise Problem(400, "answer must be accept or decline")
     await request.app[SERVICE].answer_offer(request.match_info["id"], str(form.get("token", "")), answer == "accept")
     raise web.HTTPSeeOther(f"/offers/{request.match_info['id']}?token={form.get('token', '')}")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 
 from shared.bus import Bus
+from shared.problems import Problem
 from shared.events import (
     ApplicantErasureRequested, ApplicationSubmitted, ChatTurnObserved, CourseUpserted, CourseWithdrawn, Envelope,
 )
@@ -12,8 +13,6 @@ log = logging.getLogger(__name__)
 
 
 def register(bus: Bus, service) -> None:  # noqa: ANN001 - AllocationService (import cycle)
-    from services.allocation.service import Problem
-
     @bus.subscribe("allocation.catalogue", ["course.upserted", "course.withdrawn"])
     async def on_course(event: Envelope) -> None:
         if isinstance(event, CourseUpserted):
@@ -34,8 +33,8 @@ def register(bus: Bus, service) -> None:  # noqa: ANN001 - AllocationService (im
             await service.submit(event.payload)  # the submission id makes a redelivery a no-op
         except Problem as exc:
             # The learner is told why (application.rejected e-mail); nothing is silently dropped.
-            log.info("application %s refused: %s", event.payload.submission_id, exc.message)
-            await service.reject_submission(event.payload, exc.message)
+            log.info("application %s refused: %s", event.payload.submission_id, exc.detail)
+            await service.reject_submission(event.payload, exc.detail)
 
     @bus.subscribe("allocation.demand", ["chat.turn_observed"])
     async def on_chat_turn(event: Envelope) -> None:

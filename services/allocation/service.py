@@ -29,6 +29,7 @@ from shared.events import (
     WaitlistedPayload, WaitlistPosition,
 )
 from shared.logs import correlation_id
+from shared.problems import Problem
 from shared.outbox import OutboxRelay, add_events, claim_event, forget_published
 from shared.reference import municipalities
 
@@ -38,16 +39,6 @@ ROUND_SECONDS = Histogram("vux_admission_round_seconds", "Time to run an admissi
 MIGRATIONS = Path(__file__).parent / "migrations"
 PRODUCER = "allocation"
 ACTIVE_STATUSES = ("received", "waitlisted", "offered", "accepted")
-
-
-class Problem(Exception):
-    """A request the service refuses, with the HTTP status and a message the caller can act on."""
-
-    def __init__(self, status: int, message: str, **details) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.details = details
 
 
 def _hash(value: str) -> str:
@@ -638,4 +629,4 @@ def _ref(occ_row) -> OccurrenceRef:  # noqa: ANN001
                          municipality_code=occ_row.municipality_code, start=start)
 
 
-__all__ = ["AllocationService", "Problem", "Outcome"]
+__all__ = ["AllocationService", "Outcome"]

@@ -12,7 +12,8 @@ from services.catalogue import storage
 from services.catalogue.auth import may_push
 from services.catalogue.service import CatalogueService
 from shared.tokens import authenticate
-from shared.http import ApiError, RateLimit, add_health_routes, json_response, make_middlewares
+from shared.http import RateLimit, add_health_routes, json_response, make_middlewares
+from shared.problems import Problem
 from shared.openapi import Api
 from shared.reference import municipalities
 
@@ -95,36 +96,35 @@ async def _push(request: web.Request, mode: str) -> web.Response:
     async with service.engine.connect() as conn:
         caller = await authenticate(conn, storage.api_tokens, request.headers.get("Authorization"))
     if caller is None:
-        raise ApiError(401, "missing, unknown or revoked API token; send `Authorization: Bearer <token>`")
+        raise Problem(401, "missing, unknown or revoked API token; send `Authorization: Bearer <token>`")
     request.app[PUSH_LIMIT].check(f"token:{caller.token_id}")
     code = request.match_info["municipality"]
     if code not in municipalities():
-        raise ApiError(404, f"unknown municipality code {code!r}; use one of Västerbotten's SCB codes, "
+        raise Problem(404, f"unknown municipality code {code!r}; use one of Västerbotten's SCB codes, "
                             + ", ".join(sorted(municipalities())))
     if not may_push(caller, code):
-        raise ApiError(403, f"this token may push only municipality {caller.scope}'s feed, not {code}'s")
+        raise Problem(403, f"this token may push only municipality {caller.scope}'s feed, not {code}'s")
     kind = FEED_TYPES.get(request.content_type)
     if kind is None:
-        raise ApiError(415, f"unsupported Content-Type {request.content_type!r}; send application/json "
+        raise Problem(415, f"unsupported Content-Type {request.content_type!r}; send application/json "
                             "(EMIL3 or Planned Educations) or text/csv")
     fmt = request.query.get("format")
     if fmt is not None and fmt not in FORMATS:
-        raise ApiError(400, f"unknown format {fmt!r}; use one of {sorted(FORMATS)} or leave it out")
+        raise Problem(400, f"unknown format {fmt!r}; use one of {sorted(FORMATS)} or leave it out")
     if fmt is not None and (fmt == "csv") != (kind == "csv"):
-        raise ApiError(415, f"format {fmt} does not match Content-Type {request.content_type}")
+        raise Problem(415, f"format {fmt} does not match Content-Type {request.content_type}")
     limit = service.settings.feed_max_bytes
     if request.content_length is not None and request.content_length > limit:
-        raise ApiError(413, f"the feed is {request.content_length} bytes; the limit is {limit} bytes")
+        raise Problem(413, f"the feed is {request.content_length} bytes; the limit is {limit} bytes")
     try:
         body = await request.read()
     except web.HTTPRequestEntityTooLarge:
-        raise ApiError(413, f"the feed is larger than the limit of {limit} bytes") from None
+        raise Problem(413, f"the feed is larger than the limit of {limit} bytes") from None
     if not body.strip():
-        raise ApiError(400, "the request body is empty; send the feed in the body")
+        raise Problem(400, "the request body is empty; send the feed in the body")
     confirm = request.query.get("confirm_withdrawals", "").lower() in ("1", "true", "yes")
-    result = await service.ingest(municipality=code, body=body, content_type=request.content_type, mode=mode,
-                                  fmt=fmt, confirm=confirm, caller=caller)
-    return json_response(result.body, status=result.status)
+    return json_response(await service.ingest(municipality=code, body=body, content_type=request.content_type,
+                                              mode=mode, fmt=fmt, confirm=confirm, caller=caller))
 
 
 async def get_feed(request: web.Request) -> web.Response:
@@ -132,7 +132,7 @@ async def get_feed(request: web.Request) -> web.Response:
     async with service.engine.connect() as conn:
         report = await storage.get_feed(conn, request.match_info["feed_id"])
     if report is None:
-        raise ApiError(404, "no feed with that id")
+        raise Problem(404, "no feed with that id")
     return json_response(report)
 
 
@@ -143,9 +143,9 @@ def _int(request: web.Request, name: str, default: int, lo: int, hi: int) -> int
     try:
         value = int(raw)
     except ValueError:
-        raise ApiError(400, f"{name} must be a whole number, got {raw!r}") from None
+        raise Problem(400, f"{name} must be a whole number, got {raw!r}") from None
     if not lo <= value <= hi:
-        raise ApiError(400, f"{name} must be between {lo} and {hi}, got {value}")
+        raise Problem(400, f"{name} must be between {lo} and {hi}, got {value}")
     return value
 
 
@@ -158,21 +158,21 @@ async def list_courses(request: web.Request) -> web.Response:
         try:
             since = datetime.fromisoformat(q["updated_since"].replace("Z", "+00:00"))
         except ValueError:
-            raise ApiError(400, f"updated_since must be an ISO 8601 time, got {q['updated_since']!r}") from None
+            raise Problem(400, f"updated_since must be an ISO 8601 time, got {q['updated_since']!r}") from None
         if since.tzinfo is None:
             since = since.replace(tzinfo=timezone.utc)
     status = q.get("status", "active")
     if status not in ("active", "withdrawn", "all"):
-        raise ApiError(400, "status must be active, withdrawn or all")
+        raise Problem(400, "status must be active, withdrawn or all")
     municipality = q.get("municipality")
     if municipality and municipality not in municipalities():
-        raise ApiError(400, f"unknown municipality code {municipality!r}")
+        raise Problem(400, f"unknown municipality code {municipality!r}")
     after = None
     if q.get("cursor"):
         try:
             after = storage.decode_cursor(q["cursor"])
         except Exception:  # noqa: BLE001
-            raise ApiError(400, "cursor is not one this API gave out; start again without it") from None
+            raise Problem(400, "cursor is not one this API gave out; start again without it") from None
     async with service.engine.connect() as conn:
         items, total, nxt = await storage.list_courses(
             conn, municipality=municipality, school_type=q.get("school_type"), text_query=q.get("text"),
@@ -186,14 +186,14 @@ async def get_course(request: web.Request) -> web.Response:
     async with service.engine.connect() as conn:
         course = await storage.get_course(conn, request.match_info["course_id"])
     if course is None:
-        raise ApiError(404, "no course with that id")
+        raise Problem(404, "no course with that id")
     return json_response(course)
 
 
 async def _list_records(request: web.Request, kind: str) -> web.Response:
     municipality = request.query.get("municipality")
     if municipality and municipality not in municipalities():
-        raise ApiError(400, f"unknown municipality code {municipality!r}")
+        raise Problem(400, f"unknown municipality code {municipality!r}")
     async with request.app[SERVICE].engine.connect() as conn:
         items = await storage.list_records(conn, kind, municipality)
     return json_response({"items": items, "total": len(items), "next": None})

@@ -248,3 +248,19 @@ def write_feeds(out_dir: str | Path, target_occurrences: int | None = None) -> l
                         encoding="utf-8")
         paths.append(path)
     return paths
+
+
+def catalogue_feed(n_occ: int, n_courses: int = 1094, muni: str = "2480") -> dict:
+    """One municipality offering the first `n_courses` of the real course texts in `n_occ` occurrences
+    (start, pace and distance vary): the load of the benchmarks and the replica tests."""
+    codes = sorted(courses())[:n_courses]
+    provider = f"p.{muni}.vux"
+    infos = [_info(muni, provider, c, courses()[c]["title"], course_text(courses()[c]), "Gymnasial vuxenutbildning",
+                   courses()[c].get("points")) for c in codes]
+    events = []
+    for i in range(n_occ):
+        code, rnd = codes[i % len(codes)], i // len(codes)
+        start = date(2027, 1, 18) + timedelta(weeks=rnd % 40)
+        events.append(_event(muni, provider, code, start, pace=[25, 50, 75, 100][rnd % 4], distance=rnd % 3 == 0,
+                             town="Umeå", variant=f".{rnd}"))
+    return {"educationProviders": [], "educationInfos": infos, "educationEvents": events}

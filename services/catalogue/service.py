@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 
 from services.catalogue import domain, storage
@@ -14,16 +13,11 @@ from services.catalogue.feeds import FeedFormatError, detect_and_parse
 from services.catalogue.settings import CatalogueSettings
 from shared.service import BusService
 from shared.logs import correlation_id
+from shared.problems import Problem
 from shared.outbox import OutboxRelay, add_events
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
-
-
-@dataclass
-class IngestResult:
-    status: int
-    body: dict
 
 
 class CatalogueService(BusService):
@@ -42,14 +36,16 @@ class CatalogueService(BusService):
         await self.relay.stop()
 
     async def ingest(self, *, municipality: str, body: bytes, content_type: str, mode: str, fmt: str | None,
-                     confirm: bool, caller: Caller) -> IngestResult:
+                     confirm: bool, caller: Caller) -> dict:
+        """Apply a feed; its report. A feed that cannot be read, or withdraws too much unconfirmed, is
+        refused (Problem) with nothing changed."""
         try:
             parsed = await asyncio.to_thread(detect_and_parse, body, content_type, municipality, fmt)
         except FeedFormatError as exc:
-            return IngestResult(400, {"error": str(exc)})
+            raise Problem(400, str(exc), type="unreadable-feed") from None
         return await self._apply(parsed, municipality, mode, confirm, caller)
 
-    async def _apply(self, parsed, municipality: str, mode: str, confirm: bool, caller: Caller) -> IngestResult:  # noqa: ANN001
+    async def _apply(self, parsed, municipality: str, mode: str, confirm: bool, caller: Caller) -> dict:  # noqa: ANN001
         feed_id = str(uuid.uuid4())
         async with self.writer.begin() as conn:
             await storage.lock_municipality(conn, municipality)
@@ -66,12 +62,10 @@ class CatalogueService(BusService):
                 await conn.rollback()
                 before = plan.active_occurrences_before
                 n = plan.counts["occurrence"]["withdrawn"]
-                return IngestResult(409, {
-                    "error": f"this snapshot would withdraw {n} of the {before} active course occurrences of "
-                             f"municipality {municipality} (more than half); nothing was changed. If that is "
-                             "intended, send it again with ?confirm_withdrawals=true",
-                    "report": {**report, "feed_id": None},
-                })
+                raise Problem(409, f"this snapshot would withdraw {n} of the {before} active course occurrences "
+                                   f"of municipality {municipality} (more than half); nothing was changed. If that is "
+                                   "intended, send it again with ?confirm_withdrawals=true",
+                              type="mass-withdrawal", report={**report, "feed_id": None})
             await storage.apply_plan(conn, plan, feed_id)
             await add_events(conn, storage.outbox, plan.events)
             await storage.save_feed(conn, feed_id, municipality, mode, parsed.format, caller.token_id, report)
@@ -79,4 +73,4 @@ class CatalogueService(BusService):
         log.info("feed %s for %s applied: %s", feed_id, municipality,
                  {k: report[k] for k in ("added", "changed", "unchanged", "withdrawn", "events")},
                  extra={"feed_id": feed_id})
-        return IngestResult(200, report)
+        return report

@@ -12,11 +12,12 @@ from typing import Literal
 from aiohttp import web
 from pydantic import BaseModel, Field
 
-from services.guidance.conversations import ChatError, Counsellor
+from services.guidance.conversations import Counsellor
 from services.guidance.service import GuidanceService
 from shared.events import ApplicantFacts
 from shared.openapi import Api
-from shared.http import ApiError, RateLimit, add_health_routes, json_response, make_middlewares, read_json_model
+from shared.http import RateLimit, add_health_routes, json_response, make_middlewares, read_json_model
+from shared.problems import Problem
 from shared.reference import municipalities
 
 WEB = Path(__file__).parent / "web"
@@ -95,7 +96,7 @@ def learner_text(service: GuidanceService, raw: str, field: str) -> tuple[str, s
     """What a learner wrote, ready to read: whitespace folded, capped (with a notice saying so); 400 when empty."""
     text = " ".join(raw.split())
     if not text:
-        raise ApiError(400, f"{field} is empty: write something about yourself or what you are looking for")
+        raise Problem(400, f"{field} is empty: write something about yourself or what you are looking for")
     cap = service.settings.max_message_chars
     if len(text) > cap:
         return text[:cap], f"the {field} was longer than {cap} characters; only the first {cap} were used"
@@ -106,17 +107,11 @@ def add_chat_routes(api: Api, service: GuidanceService) -> None:
     chat = service.chat
     limit = RateLimit(service.settings.chat_rate_per_minute)
 
-    async def guarded(coro):  # noqa: ANN001, ANN202
-        try:
-            return await coro
-        except ChatError as exc:
-            raise ApiError(exc.status, exc.message) from None
-
     async def post_chat(request: web.Request) -> web.Response:
         limit.check(request.remote or "?")
         body = await read_json_model(request, ChatRequest)
         message, notice = learner_text(service, body.message, "message")
-        out = await guarded(chat.turn(body.session_id, message, body.lang))
+        out = await chat.turn(body.session_id, message, body.lang)
         if notice:
             out["notice"] = notice
         return json_response(out)
@@ -124,25 +119,25 @@ def add_chat_routes(api: Api, service: GuidanceService) -> None:
     def learner_secret(request: web.Request, in_body: str | None = None) -> str:
         sid = in_body or request.headers.get("X-Chat-Session", "")
         if not 16 <= len(sid) <= 100:
-            raise ApiError(401, "send the conversation's secret id in the X-Chat-Session header")
+            raise Problem(401, "send the conversation's secret id in the X-Chat-Session header")
         return sid
 
     async def get_session(request: web.Request) -> web.Response:
-        return json_response(await guarded(chat.view(learner_secret(request))))
+        return json_response(await chat.view(learner_secret(request)))
 
     async def delete_session(request: web.Request) -> web.Response:
-        await guarded(chat.forget(learner_secret(request)))
+        await chat.forget(learner_secret(request))
         return json_response({"deleted": True})
 
     async def post_mark(request: web.Request) -> web.Response:
         body = await read_json_model(request, MarkRequest)
         sid = learner_secret(request, body.session_id)
-        return json_response(await guarded(chat.mark(sid, body.result_id, body.mark)))
+        return json_response(await chat.mark(sid, body.result_id, body.mark))
 
     async def post_apply(request: web.Request) -> web.Response:
         body = await read_json_model(request, ApplyRequest)
-        out = await guarded(chat.apply(learner_secret(request, body.session_id), body.submission_id, body.applicant,
-                                       body.choices, body.consent))
+        out = await chat.apply(learner_secret(request, body.session_id), body.submission_id, body.applicant,
+                               body.choices, body.consent)
         return json_response(out, status=200 if out.get("duplicate") else 202)
 
     # --- counsellors ---
@@ -150,7 +145,7 @@ def add_chat_routes(api: Api, service: GuidanceService) -> None:
     async def signed_in(request: web.Request) -> Counsellor:
         who = await chat.counsellor(request.cookies.get(COOKIE))
         if who is None:
-            raise ApiError(401, "sign in as a counsellor first")
+            raise Problem(401, "sign in as a counsellor first")
         return who
 
     async def login(request: web.Request) -> web.Response:
@@ -158,7 +153,7 @@ def add_chat_routes(api: Api, service: GuidanceService) -> None:
         body = await read_json_model(request, LoginRequest)
         token = await chat.login(body.username, body.password)
         if token is None:
-            raise ApiError(401, "wrong username or password")
+            raise Problem(401, "wrong username or password")
         resp = json_response({"username": body.username})
         resp.set_cookie(COOKIE, token, httponly=True, samesite="Strict", secure=service.settings.cookie_secure,
                         path="/", max_age=int(service.settings.counsellor_login_hours * 3600))
@@ -182,28 +177,26 @@ def add_chat_routes(api: Api, service: GuidanceService) -> None:
     async def open_session(request: web.Request) -> web.Response:
         who = await signed_in(request)
         body = await read_json_model(request, OpenRequest)
-        return json_response(await guarded(chat.open_session(who, body.code)))
+        return json_response(await chat.open_session(who, body.code))
 
     async def view_session(request: web.Request) -> web.Response:
         who = await signed_in(request)
-        return json_response(await guarded(chat.counsellor_view(who, request.match_info["code"])))
+        return json_response(await chat.counsellor_view(who, request.match_info["code"]))
 
     async def counsellor_mark(request: web.Request) -> web.Response:
         who = await signed_in(request)
         body = await read_json_model(request, CounsellorMarkRequest)
-        return json_response(await guarded(chat.counsellor_mark(who, request.match_info["code"], body.result_id,
-                                                                body.mark)))
+        return json_response(await chat.counsellor_mark(who, request.match_info["code"], body.result_id, body.mark))
 
     async def add_note(request: web.Request) -> web.Response:
         who = await signed_in(request)
         body = await read_json_model(request, NoteRequest)
-        return json_response(await guarded(chat.add_note(who, request.match_info["code"], body.text)), status=201)
+        return json_response(await chat.add_note(who, request.match_info["code"], body.text), status=201)
 
     async def send_summary(request: web.Request) -> web.Response:
         who = await signed_in(request)
         body = await read_json_model(request, SummaryRequest)
-        out = await guarded(chat.send_summary(who, request.match_info["code"], body.name, body.email, body.note,
-                                              body.lang))
+        out = await chat.send_summary(who, request.match_info["code"], body.name, body.email, body.note, body.lang)
         return json_response(out, status=202)
 
     async def list_municipalities(_request: web.Request) -> web.Response:

@@ -29,6 +29,7 @@ from shared.events import (
     GuidanceSummaryPayload, GuidanceSummaryRequested, PlanItem,
 )
 from shared.logs import correlation_id
+from shared.problems import Problem
 from shared.outbox import OutboxRelay, add_events, forget_published
 from shared.reference import municipalities
 
@@ -39,13 +40,6 @@ _CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I to misread 
 
 _WORKED = re.compile(r"(jobbat|arbetat|jobbar|arbetar|erfarenhet|worked|working|experience|اشتغلت|عملت|كنت أعمل|"
                      r"کار کرده|کار می|ka shaqeeyay|shaqeeyay)")
-
-class ChatError(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
 
 def session_key(session_id: str) -> str:
     return hashlib.sha256(session_id.encode()).hexdigest()
@@ -97,7 +91,7 @@ class Chat:
         today = date.today()
         row = await self._session(session_id) if session_id else None
         if session_id and row is None:
-            raise ChatError(404, "no such conversation: it may have been deleted or have expired; start a new one "
+            raise Problem(404, "no such conversation: it may have been deleted or have expired; start a new one "
                                  "with session_id null")
         profile = Profile.model_validate_json(row.profile) if row else Profile()
         current = row.lang if row else None
@@ -203,7 +197,7 @@ class Chat:
     async def _require(self, session_id: str | None):  # noqa: ANN202
         row = await self._session(session_id) if session_id else None
         if row is None:
-            raise ChatError(404, "no such conversation: check the link, or it may have been deleted or have expired")
+            raise Problem(404, "no such conversation: check the link, or it may have been deleted or have expired")
         return row
 
     async def _marks(self, key: str) -> dict[str, dict]:
@@ -250,7 +244,7 @@ class Chat:
         shown = {s["id"]: s for s in json.loads(row.suggestions)}
         old = await self._marks(row.key)
         if result_id not in shown and result_id not in old:
-            raise ChatError(404, f"result {result_id!r} is not among this conversation's suggestions")
+            raise Problem(404, f"result {result_id!r} is not among this conversation's suggestions")
         snapshot = shown.get(result_id) or old[result_id]["snapshot"]
         async with self.writer.begin() as conn:
             await conn.execute(delete(storage.marks).where(storage.marks.c.session_key == row.key,
@@ -321,18 +315,18 @@ class Chat:
                     choices: list[str], consent: bool) -> dict:
         row = await self._require(session_id)
         if not consent:
-            raise ChatError(422, "consent: the application cannot be processed without your consent")
+            raise Problem(422, "consent: the application cannot be processed without your consent")
         if len(set(choices)) != len(choices):
-            raise ChatError(422, "choices: the same course occurrence is chosen twice")
+            raise Problem(422, "choices: the same course occurrence is chosen twice")
         try:
             known = await self.search.known_occurrences(choices)
         except SearchUnavailable:
-            raise ChatError(503, "the course list cannot be checked just now; try again in a minute") from None
+            raise Problem(503, "the course list cannot be checked just now; try again in a minute") from None
         for i, oid in enumerate(choices):
             if oid not in known:
-                raise ChatError(422, f"choices[{i}]: {oid!r} is not a course occurrence in the catalogue")
+                raise Problem(422, f"choices[{i}]: {oid!r} is not a course occurrence in the catalogue")
         if applicant.home_municipality not in municipalities():
-            raise ChatError(422, f"applicant.home_municipality: {applicant.home_municipality} is not one of "
+            raise Problem(422, f"applicant.home_municipality: {applicant.home_municipality} is not one of "
                                  "Västerbotten's municipalities")
         submission_id = submission_id or uuid.uuid4().hex
         form = ApplicationForm(submission_id=submission_id, applicant=applicant, choices=choices, consent=True,
@@ -342,7 +336,7 @@ class Chat:
                 storage.applications.c.submission_id == submission_id))).first()
             if existing is not None:
                 if existing.session_key != row.key:
-                    raise ChatError(409, "submission_id was already used")
+                    raise Problem(409, "submission_id was already used")
                 return {"submission_id": submission_id, "status": existing.status,
                         "application_id": existing.application_id, "duplicate": True}
             await conn.execute(insert(storage.applications).values(
@@ -404,7 +398,7 @@ class Chat:
         async with self.engine.connect() as conn:
             row = (await conn.execute(select(storage.sessions).where(storage.sessions.c.code == norm))).first()
         if row is None:
-            raise ChatError(404, f"no conversation has the code {code!r}; ask the learner to read it again")
+            raise Problem(404, f"no conversation has the code {code!r}; ask the learner to read it again")
         return row
 
     async def open_session(self, who: Counsellor, code: str) -> dict:

@@ -9,7 +9,8 @@ from pydantic import BaseModel, Field
 from services.notifier import storage
 from services.notifier.service import NotifierService
 from shared.openapi import Api
-from shared.http import ApiError, add_health_routes, json_response, make_middlewares, require_role
+from shared.http import add_health_routes, json_response, make_middlewares, require_role
+from shared.problems import Problem
 
 SERVICE = web.AppKey("service", NotifierService)
 STATUSES = ("pending", "sending", "sent", "retry", "failed", "cancelled")
@@ -42,16 +43,16 @@ async def list_deliveries(request: web.Request) -> web.Response:
     await operator(request)
     status = request.query.get("status")
     if status and status not in STATUSES:
-        raise ApiError(400, f"status must be one of {', '.join(STATUSES)}")
+        raise Problem(400, f"status must be one of {', '.join(STATUSES)}")
     try:
         limit = int(request.query.get("limit", "100"))
         after = int(request.query["cursor"]) if request.query.get("cursor") else None
     except ValueError:
-        raise ApiError(400, "limit and cursor must be whole numbers") from None
+        raise Problem(400, "limit and cursor must be whole numbers") from None
     if not 1 <= limit <= 1000:
-        raise ApiError(400, "limit must be between 1 and 1000")
+        raise Problem(400, "limit must be between 1 and 1000")
     if after is not None and not 0 <= after < MAX_ID:
-        raise ApiError(400, "cursor is not one this API gave out; start again without it")
+        raise Problem(400, "cursor is not one this API gave out; start again without it")
     return json_response(await request.app[SERVICE].list_deliveries(status, limit, after))
 
 
@@ -60,10 +61,7 @@ async def resend(request: web.Request) -> web.Response:
     try:
         delivery_id = int(request.match_info["id"])
     except ValueError:
-        raise ApiError(404, "no delivery with that id") from None
+        raise Problem(404, "no delivery with that id") from None
     if not 0 < delivery_id < MAX_ID:  # beyond a database integer: there is no such row
-        raise ApiError(404, "no delivery with that id")
-    out = await request.app[SERVICE].resend(delivery_id)
-    if "error" in out:
-        raise ApiError(out["status_code"], out["error"])
-    return json_response(out)
+        raise Problem(404, "no delivery with that id")
+    return json_response(await request.app[SERVICE].resend(delivery_id))

@@ -13,6 +13,7 @@ from services.notifier.compose import Composer, Undeliverable, whose
 from services.notifier.sender import Sender
 from services.notifier.settings import NotifierSettings
 from shared.service import BusService
+from shared.problems import Problem
 from shared.events import Envelope
 from shared.outbox import claim_event
 
@@ -149,10 +150,10 @@ class NotifierService(BusService):
         async with self.writer.begin() as conn:
             row = (await conn.execute(select(d.c.status, d.c.raw).where(d.c.id == delivery_id))).first()
             if row is None:
-                return {"error": "no delivery with that id", "status_code": 404}
+                raise Problem(404, "no delivery with that id")
             if row.status not in ("failed", "cancelled") or not row.raw:
-                return {"error": f"only failed deliveries can be resent; this one is {row.status}"
-                                 + ("" if row.raw else " and its content was erased"), "status_code": 409}
+                raise Problem(409, f"only failed deliveries can be resent; this one is {row.status}"
+                                   + ("" if row.raw else " and its content was erased"))
             await conn.execute(update(d).where(d.c.id == delivery_id).values(
                 status="pending", attempts=0, next_attempt_at=storage.now(), last_error=None))
         self.sender.wake.set()

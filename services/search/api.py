@@ -10,7 +10,8 @@ from services.search import understanding
 from services.search.ranking import Filters
 from services.search.service import SearchService
 from shared.openapi import Api
-from shared.http import ApiError, add_health_routes, json_response, make_middlewares, read_json_model
+from shared.http import add_health_routes, json_response, make_middlewares, read_json_model
+from shared.problems import Problem
 
 SERVICE = web.AppKey("service", SearchService)
 Lang = Literal["sv", "en", "ar", "so", "fa"]
@@ -70,7 +71,7 @@ def learner_text(service: SearchService, raw: str, field: str) -> tuple[str, str
     """A text ready to read: whitespace folded, capped (with a notice saying so); 400 when empty."""
     text = " ".join(raw.split())
     if not text:
-        raise ApiError(400, f"{field} is empty: write something about yourself or what you are looking for")
+        raise Problem(400, f"{field} is empty: write something about yourself or what you are looking for")
     cap = service.settings.max_query_chars
     if len(text) > cap:
         return text[:cap], f"the {field} was longer than {cap} characters; only the first {cap} were used"
@@ -79,7 +80,7 @@ def learner_text(service: SearchService, raw: str, field: str) -> tuple[str, str
 
 def _loaded(service: SearchService) -> None:
     if service.index is None or service.embedder is None:
-        raise ApiError(503, "the search index is still loading; try again in a moment")
+        raise Problem(503, "the search index is still loading; try again in a moment")
 
 
 async def search(request: web.Request) -> web.Response:
@@ -119,5 +120,5 @@ async def moved(request: web.Request) -> web.Response:
 async def index_digests(request: web.Request) -> web.Response:
     service = request.app[SERVICE]
     if service.index is None:
-        raise ApiError(503, "the search index is still loading")
+        raise Problem(503, "the search index is still loading")
     return json_response(service.index_digests())

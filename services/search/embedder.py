@@ -29,11 +29,17 @@ def text_key(text: str) -> str:
 
 
 class Embedder:
-    def __init__(self, model: str, max_tokens: int = 256, query_backend: str = "onnx-int8") -> None:
+    def __init__(self, model: str, max_tokens: int = 256, query_backend: str = "onnx-int8",
+                 device: str = "cpu") -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub at run time
         from sentence_transformers import SentenceTransformer
 
-        self.model = SentenceTransformer(model, device="cpu")
+        if device == "auto":
+            import torch
+
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.device = device
+        self.model = SentenceTransformer(model, device=device)
         get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
         self.dim = get_dim()
         self.model.max_seq_length = max_tokens

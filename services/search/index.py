@@ -1,22 +1,17 @@
-"""The search index: one vector per distinct text (FAISS), a lexical index (SQLite FTS5), and the
-documents they point to. Pure in-memory structure with save/load; no network, no model."""
+"""The search index: one vector per distinct text (FAISS) and the documents they point to. A pure
+in-memory structure; no network, no model, no disk (vectors are stored by embedding.py)."""
 from __future__ import annotations
 
-import json
-import re
-import sqlite3
 from dataclasses import dataclass
-from pathlib import Path
 
 import faiss
 import numpy as np
 
 KINDS = ("course", "validation", "learning_centre")
-_word = re.compile(r"\w+", re.UNICODE)
 
 
 def doc_text(kind: str, doc: dict) -> str:
-    """What a document is about, as the embedding and the lexical index see it."""
+    """What a document is about, as the embedding sees it."""
     if kind == "course":
         parts = [doc.get("title") or "", doc.get("description") or ""]
     elif kind == "validation":
@@ -47,8 +42,6 @@ class SearchIndex:
         self.vectors: dict[str, np.ndarray] = {}
         self.by_key: dict[str, set[tuple[str, str]]] = {}
         self.faiss = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
-        self.fts = sqlite3.connect(":memory:", check_same_thread=False)
-        self.fts.execute("CREATE VIRTUAL TABLE docs USING fts5(body, tokenize='unicode61 remove_diacritics 0')")
         self.key_of_int: dict[int, str] = {}
         self.by_code: dict[str, set[tuple[str, str]]] = {}
         self.occurrences: dict[str, str] = {}  # occurrence id -> course id
@@ -84,7 +77,6 @@ class SearchIndex:
             n = int_id(key)
             self.key_of_int[n] = key
             self.faiss.add_with_ids(vector.reshape(1, -1).astype(np.float32), np.array([n], dtype=np.int64))
-            self.fts.execute("INSERT INTO docs(rowid, body) VALUES (?, ?)", (n, text))
         self.by_key.setdefault(key, set()).add((kind, rid))
         self.entries[(kind, rid)] = Entry(kind, rid, doc, key, version)
         self.counts[kind] = self.counts.get(kind, 0) + 1
@@ -108,13 +100,12 @@ class SearchIndex:
         holders = self.by_key.get(e.key, set())
         holders.discard((kind, rid))
         if not holders:
-            # No document has this text any more: it leaves both indexes.
+            # No document has this text any more: its vector leaves the index.
             self.by_key.pop(e.key, None)
             self.vectors.pop(e.key, None)
             n = int_id(e.key)
             self.key_of_int.pop(n, None)
             self.faiss.remove_ids(np.array([n], dtype=np.int64))
-            self.fts.execute("DELETE FROM docs WHERE rowid = ?", (n,))
         return True
 
     # --- retrieval ---------------------------------------------------------------------------
@@ -124,16 +115,6 @@ class SearchIndex:
             return {}
         scores, ids = self.faiss.search(q.reshape(1, -1).astype(np.float32), min(k, self.faiss.ntotal))
         return {self.key_of_int[int(i)]: float(s) for s, i in zip(scores[0], ids[0]) if i != -1}
-
-    def lexical(self, text: str, k: int) -> dict[str, float]:
-        """BM25 over the texts (FTS5); higher is better."""
-        terms = list(dict.fromkeys(w.lower() for w in _word.findall(text) if len(w) > 1))[:64]
-        if not terms:
-            return {}
-        match = " OR ".join('"' + t.replace('"', "") + '"' for t in terms)
-        rows = self.fts.execute("SELECT rowid, bm25(docs) FROM docs WHERE docs MATCH ? ORDER BY bm25(docs) LIMIT ?",
-                                (match, k)).fetchall()
-        return {self.key_of_int[r]: -s for r, s in rows if r in self.key_of_int}
 
     def cosine(self, q: np.ndarray, key: str) -> float:
         return float(self.vectors[key] @ q)
@@ -160,41 +141,3 @@ class SearchIndex:
 
     def holders(self, key: str) -> list[Entry]:
         return [self.entries[h] for h in sorted(self.by_key.get(key, ()))]
-
-    # --- persistence -------------------------------------------------------------------------
-
-    def save(self, path: str | Path) -> None:
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        keys = sorted(self.vectors)
-        tmp = path / "entries.jsonl.tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            for e in self.entries.values():
-                f.write(json.dumps({"kind": e.kind, "id": e.id, "doc": e.doc, "key": e.key, "version": e.version},
-                                   ensure_ascii=False) + "\n")
-        np.save(path / "vectors.tmp.npy", np.stack([self.vectors[k] for k in keys]) if keys
-                else np.zeros((0, self.dim), np.float32))
-        (path / "keys.json.tmp").write_text(json.dumps({"keys": keys, "signature": self.signature}))
-        # Rename last, together: a crash mid-save leaves the previous complete save in place.
-        tmp.replace(path / "entries.jsonl")
-        (path / "vectors.tmp.npy").replace(path / "vectors.npy")
-        (path / "keys.json.tmp").replace(path / "keys.json")
-
-    @classmethod
-    def load(cls, path: str | Path, dim: int, signature: str = "") -> "SearchIndex":
-        path = Path(path)
-        idx = cls(dim, signature)
-        try:
-            meta = json.loads((path / "keys.json").read_text())
-            vectors = np.load(path / "vectors.npy")
-            lines = (path / "entries.jsonl").read_text(encoding="utf-8").splitlines()
-        except (OSError, ValueError):
-            return idx
-        if vectors.shape[1:] != (dim,) or len(vectors) != len(meta["keys"]) or meta.get("signature", "") != signature:
-            return idx  # another model or a damaged save: rebuild from the catalogue
-        vec = dict(zip(meta["keys"], vectors))
-        for line in lines:
-            e = json.loads(line)
-            idx.put(e["kind"], e["id"], e["doc"], e["key"], doc_text(e["kind"], e["doc"]), vec.get(e["key"]),
-                    e["version"])
-        return idx

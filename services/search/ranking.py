@@ -1,4 +1,4 @@
-"""From index hits to results: fusion of dense and lexical scores, filters, grouping, and why (pure)."""
+"""From index hits to results: dense scores pooled by subject, course codes, filters, grouping, and why (pure)."""
 from __future__ import annotations
 
 import re
@@ -83,8 +83,8 @@ def subject_of(code: str | None) -> str | None:
     return head.group(0)[:3].upper() if head else None
 
 
-def fuse(index: SearchIndex, qvec, text: str, *, depth: int, lexical_weight: float,
-         title_weight: float = 0.0, subject_weight: float = 0.0) -> list[tuple[str, float]]:
+def fuse(index: SearchIndex, qvec, text: str, *, depth: int, title_weight: float = 0.0,
+         subject_weight: float = 0.0) -> list[tuple[str, float]]:
     """Dense cosine first, pooled by subject; lexical signals only where they are precise.
 
     Subject pooling: a course is also as good as the best course of its subject among the
@@ -92,18 +92,12 @@ def fuse(index: SearchIndex, qvec, text: str, *, depth: int, lexical_weight: flo
     course of a subject (Bageri 2) fits its series (Bageri 1, 3). On the development set this lifts
     nDCG@10 from 0.424 to 0.469 at w = 3 (passages cut at 256 tokens).
 
-    Measured on the development set, adding BM25 over whole course texts to the cosine lowers
-    nDCG@10 at every weight tried (0.405 alone, 0.378 at 0.02, 0.306 at 0.05), so its default weight
-    is 0. What lexical matching is good for is kept: a course code written in the query puts that
-    course first, and (optionally) a course title found word for word in the query adds a little.
+    BM25 over whole course texts was tried beside the cosine and lowered nDCG@10 on the development
+    set at every weight (0.405 alone, 0.378 at 0.02, 0.306 at 0.05), so it is gone. What lexical
+    matching is good for is kept: a course code written in the query puts that course first, and
+    (optionally) a course title found word for word in the query adds a little.
     """
-    dense = index.dense(qvec, depth)
-    lex = index.lexical(text, depth) if lexical_weight else {}
-    top = max(lex.values(), default=0.0) or 1.0
-    scores = {}
-    for key in set(dense) | set(lex):
-        cos = dense[key] if key in dense else index.cosine(qvec, key)
-        scores[key] = cos + lexical_weight * (lex.get(key, 0.0) / top)
+    scores = dict(index.dense(qvec, depth))
     if subject_weight:
         subject = {key: subject_of(index.code_of(key)) for key in scores}
         best: dict[str, float] = {}

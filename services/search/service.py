@@ -1,8 +1,9 @@
-"""The search service: keeps its own complete index of the catalogue, reads learners' texts and answers
-searches. It keeps no conversations (the guidance service does) and no database of its own.
+"""The search service: keeps a complete index of the catalogue in memory, reads learners' texts and
+answers searches. It keeps no conversations (the guidance service does).
 
-Each replica has its own queue bound to the catalogue's events and its own index on disk, so a
-restart does not re-embed; an empty or stale index catches up by paging the catalogue's read API.
+Each replica has its own queue for the catalogue's events and builds its index from the catalogue's
+read API at start. A text is embedded once in the whole cluster (embedding.py): its vector is taken
+from the shared table when stored, else asked for, and the document waits until the vector arrives.
 """
 from __future__ import annotations
 
@@ -10,151 +11,201 @@ import asyncio
 import gc
 import logging
 import time
+from dataclasses import dataclass
 from datetime import date, datetime
+from pathlib import Path
 
 import aiohttp
 import numpy as np
 from prometheus_client import Gauge
 
-from services.search import ranking, understanding
+from services.search import ranking, storage, understanding
 from services.search.embedder import Embedder, text_key
+from services.search.embedding import EmbedWorker, decode_vector, request, signature_of
 from services.search.index import SearchIndex, doc_text
 from services.search.index_check import digest
 from services.search.settings import SearchSettings
-from shared.events import CourseDoc, Envelope, LearningCentreDoc, ValidationOfferDoc
+from shared.bus import PermanentError
+from shared.events import CourseDoc, EmbeddedPayload, Envelope, LearningCentreDoc, ValidationOfferDoc
 from shared.service import BusService
 
 log = logging.getLogger(__name__)
 INDEX_SIZE = Gauge("vux_search_index_documents", "Documents in this replica's index", ["kind"])
 INDEX_TEXTS = Gauge("vux_search_index_texts", "Distinct texts (vectors) in this replica's index")
+WAITING = Gauge("vux_search_waiting_documents", "Documents waiting for their text's vector")
+MIGRATIONS = Path(__file__).parent / "migrations"
 EVENT_KINDS = {"course": "course", "validation_offer": "validation", "learning_centre": "learning_centre"}
 DOC_MODELS = {"course": CourseDoc, "validation": ValidationOfferDoc, "learning_centre": LearningCentreDoc}
+ASK_AGAIN_S = 30.0  # a text asked for and not announced by then is asked for again (a worker died)
 
 
 def _newer(a: str, b: str | None) -> bool:
     return b is None or datetime.fromisoformat(a) > datetime.fromisoformat(b)
 
 
+@dataclass
+class Waiting:
+    key: str
+    text: str
+    doc: dict
+    version: str
+
+
 class SearchService(BusService):
     name = "search"
-    migrations = None  # the index is per replica, on disk
+    migrations = MIGRATIONS  # the vectors shared by all replicas and workers
 
     def __init__(self, settings: SearchSettings) -> None:
         super().__init__(settings)
         self.embedder: Embedder | None = None
+        self.worker: EmbedWorker | None = None
         self.index: SearchIndex | None = None
+        self.signature = ""
         self.caught_up = asyncio.Event()
-        self._save_task: asyncio.Task | None = None
-        self._last_change = 0.0
+        self._ready = False
+        self.waiting: dict[tuple[str, str], Waiting] = {}  # documents whose vector is on its way
+        self._waiting_by_key: dict[str, set[tuple[str, str]]] = {}
+        self._asked: dict[str, float] = {}  # key -> when it was last asked for
         self._lock = asyncio.Lock()  # index changes one at a time
 
     def register_handlers(self) -> None:
         from services.search.handlers import register
 
-        register(self.bus, self, self.settings.instance_name)
+        register(self.bus, self, self.settings.instance_name, self.settings.embed_worker)
 
     async def on_start(self) -> None:
         self.embedder = await asyncio.to_thread(Embedder, self.settings.embedding_model,
-                                                self.settings.max_passage_tokens, self.settings.query_backend)
-        self.index = await asyncio.to_thread(SearchIndex.load, self.settings.index_path(), self.embedder.dim,
-                                             self.embedder.signature)
-        log.info("index loaded: %d documents", len(self.index))
+                                                self.settings.max_passage_tokens, self.settings.query_backend,
+                                                self.settings.embed_device)
+        self.signature = signature_of(self.embedder)
+        self.index = SearchIndex(self.embedder.dim, self.signature)
+        if self.settings.embed_worker:
+            self.worker = EmbedWorker(self.engine, self.writer, self.bus, self.embedder)
         self._count()
-        gc.freeze()
         self.spawn(self._catch_up_forever(), "search-catch-up")
-
-    async def on_stop(self) -> None:
-        if self.index is not None:
-            await asyncio.to_thread(self.index.save, self.settings.index_path())
+        self.spawn(self._ask_again_forever(), "search-ask-again")
 
     async def db_ready(self) -> bool:
-        return self.index is not None and self.caught_up.is_set()
+        # Ready once caught up with every vector in hand; after that a feed push waiting for its
+        # vectors does not take the replica out of service.
+        if not self._ready:
+            self._ready = self.index is not None and self.caught_up.is_set() and not self.waiting
+        return self._ready
 
     # --- keeping the index ----------------------------------------------------------------------
 
+    def _version(self, kind: str, rid: str) -> str | None:
+        w = self.waiting.get((kind, rid))
+        return w.version if w else self.index.version(kind, rid)
+
+    def _wait(self, kind: str, rid: str, w: Waiting) -> None:
+        self._unwait(kind, rid)
+        self.waiting[(kind, rid)] = w
+        self._waiting_by_key.setdefault(w.key, set()).add((kind, rid))
+
+    def _unwait(self, kind: str, rid: str) -> None:
+        w = self.waiting.pop((kind, rid), None)
+        if w is not None:
+            holders = self._waiting_by_key.get(w.key, set())
+            holders.discard((kind, rid))
+            if not holders:
+                self._waiting_by_key.pop(w.key, None)
+
     async def apply(self, kind: str, doc: dict, version: str) -> bool:
-        text = doc_text(kind, doc)
-        key = text_key(text)
-        if not _newer(version, self.index.version(kind, doc["id"])):
-            return False  # an older or repeated version: what we have is newer
-        # Embedded outside the lock, so the events of a feed push are embedded in batches.
-        vec = None if self.index.has_vector(key) else await self.embedder.passage(text)
+        return await self.apply_many([(kind, doc, version)]) == 1
+
+    async def apply_many(self, items: list[tuple[str, dict, str]]) -> int:
+        """Documents into the index: at once when their text's vector is known or stored, else once
+        it is announced (asked for here)."""
+        todo = []
+        for kind, doc, version in items:
+            if _newer(version, self._version(kind, doc["id"])):
+                text = doc_text(kind, doc)
+                todo.append((kind, doc, version, text, text_key(text)))
+        missing = sorted({key for *_, key in todo if not self.index.has_vector(key)})
+        found: dict[str, np.ndarray] = {}
+        if missing:
+            async with self.engine.connect() as conn:
+                found = await storage.stored(conn, self.signature, missing)
+        ask: dict[str, str] = {}
+        done = 0
         async with self._lock:
-            if not _newer(version, self.index.version(kind, doc["id"])):
-                return False
-            if vec is None and not self.index.has_vector(key):  # its twin text left meanwhile
-                vec = (await self.embedder.passages([text]))[0]
-            self.index.put(kind, doc["id"], doc, key, text, vec, version)
-        self._schedule_save()
-        return True
+            for kind, doc, version, text, key in todo:
+                if not _newer(version, self._version(kind, doc["id"])):
+                    continue  # a newer one came meanwhile
+                done += 1
+                if self.index.has_vector(key) or key in found:
+                    self._unwait(kind, doc["id"])
+                    self.index.put(kind, doc["id"], doc, key, text, found.get(key), version)
+                else:
+                    self._wait(kind, doc["id"], Waiting(key, text, doc, version))
+                    ask[key] = text
+        self._count()
+        for key, text in ask.items():
+            await self._ask(key, text)
+        return done
+
+    async def _ask(self, key: str, text: str) -> None:
+        if time.monotonic() - self._asked.get(key, -ASK_AGAIN_S) < ASK_AGAIN_S:
+            return  # asked a moment ago
+        try:
+            await self.bus.publish(request(self.signature, key, text))
+            self._asked[key] = time.monotonic()
+        except Exception as exc:  # noqa: BLE001 - the broker may be away: asked again later
+            log.warning("could not ask for a vector (%s); asking again later", type(exc).__name__)
+
+    async def _ask_again_forever(self, every_s: float = 10.0) -> None:
+        while True:
+            await asyncio.sleep(every_s)
+            for key, holders in list(self._waiting_by_key.items()):
+                w = self.waiting.get(next(iter(holders))) if holders else None
+                if w is not None:
+                    await self._ask(key, w.text)
+
+    async def vector_arrived(self, p: EmbeddedPayload) -> None:
+        """An embed worker announced a vector: the documents waiting for it go into the index."""
+        if p.signature != self.signature or p.key not in self._waiting_by_key:
+            return  # another model's, or not needed here (had it already)
+        try:
+            vector = decode_vector(p.vector, self.index.dim)
+        except ValueError as exc:
+            raise PermanentError(f"vector of {p.key}: {exc}") from None
+        async with self._lock:
+            for kind, rid in sorted(self._waiting_by_key.get(p.key, ())):
+                w = self.waiting[(kind, rid)]
+                self._unwait(kind, rid)
+                self.index.put(kind, rid, w.doc, w.key, w.text, vector, w.version)
+        self._asked.pop(p.key, None)
+        self._count()
 
     async def withdraw(self, kind: str, rid: str, version: str) -> bool:
         async with self._lock:
-            if not _newer(version, self.index.version(kind, rid)):
+            if not _newer(version, self._version(kind, rid)):
                 return False
+            waited = self.waiting.get((kind, rid)) is not None
+            self._unwait(kind, rid)
             removed = self.index.remove(kind, rid)
-        if removed:
-            self._schedule_save()
-        return removed
-
-    async def apply_many(self, items: list[tuple[str, dict, str]]) -> int:
-        """Catch-up: many documents, their new texts embedded in batches."""
-        async with self._lock:
-            todo = [(k, d, v) for k, d, v in items if _newer(v, self.index.version(k, d["id"]))]
-            texts = {}
-            for k, d, _ in todo:
-                t = doc_text(k, d)
-                key = text_key(t)
-                if not self.index.has_vector(key):
-                    texts[key] = t
-            keys = list(texts)
-            vectors: dict[str, np.ndarray] = {}
-            for i in range(0, len(keys), 64):
-                batch = keys[i:i + 64]
-                for key, v in zip(batch, await self.embedder.passages([texts[k] for k in batch])):
-                    vectors[key] = v
-            for k, d, v in todo:
-                t = doc_text(k, d)
-                key = text_key(t)
-                self.index.put(k, d["id"], d, key, t, vectors.get(key), v)
-        if todo:
-            self._schedule_save()
-        return len(todo)
+        self._count()
+        return removed or waited
 
     def _count(self) -> None:
         for kind, n in self.index.counts.items():
             INDEX_SIZE.labels(kind).set(n)
         INDEX_TEXTS.set(len(self.index.vectors))
-
-    def _schedule_save(self) -> None:
-        self._count()  # kept by the index as documents come and go: cheap
-        self._last_change = time.monotonic()
-        if self._save_task is None or self._save_task.done():
-            self._save_task = self.spawn(self._save_soon(), "search-save")
-
-    async def _save_soon(self, quiet_s: float = 2.0, at_most_s: float = 30.0) -> None:
-        # A feed push is a stream of changes: save once it has been quiet for a moment (or every
-        # at_most_s while it goes on), not every few seconds: each save holds the GIL for a while
-        # and learners' searches wait. A crash in between only means catching up from the catalogue.
-        while True:
-            first = time.monotonic()
-            while (quiet := time.monotonic() - self._last_change) < quiet_s and time.monotonic() - first < at_most_s:
-                await asyncio.sleep(quiet_s - quiet)
-            started = time.monotonic()
-            async with self._lock:
-                await asyncio.to_thread(self.index.save, self.settings.index_path())
-            # The index is hundreds of thousands of long-lived objects; leaving them out of the cyclic
-            # garbage collector's full passes removes 30-50 ms pauses from the query path.
-            gc.freeze()
-            if self._last_change < started:
-                return  # nothing changed while saving
+        WAITING.set(len(self.waiting))
 
     async def _catch_up_forever(self) -> None:
         delay = 1.0
         while True:
             try:
+                while not self.bus.consuming:  # announcements of vectors must reach us from now on
+                    await asyncio.sleep(0.1)
                 n = await self.catch_up()
-                log.info("caught up with the catalogue: %d documents changed; %d in the index", n, len(self.index))
+                log.info("caught up with the catalogue: %d documents; %d in the index, %d waiting for vectors",
+                         n, len(self.index), len(self.waiting))
+                # The index is hundreds of thousands of long-lived objects; leaving them out of the cyclic
+                # garbage collector's full passes removes 30-50 ms pauses from the query path.
+                gc.freeze()
                 self.caught_up.set()
                 return
             except Exception as exc:  # noqa: BLE001 - the catalogue may be starting too
@@ -166,9 +217,6 @@ class SearchService(BusService):
         base = self.settings.catalogue_url.rstrip("/")
         changed = 0
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as http:
-            # Every course, not only those changed since the newest one we hold: events arrive out of
-            # order, so a save can hold a newer course while an older change is still on its way, and
-            # "since the newest" would then skip that one for good. Unchanged courses cost no embedding.
             params = {"status": "all", "limit": str(self.settings.catchup_page_size)}
             while True:
                 async with http.get(f"{base}/v1/courses", params=params) as r:
@@ -194,8 +242,10 @@ class SearchService(BusService):
                     r.raise_for_status()
                     docs = (await r.json())["items"]
                 seen = {d["id"] for d in docs}
-                for (k, rid) in [key for key in list(self.index.entries) if key[0] == kind and key[1] not in seen]:
+                for (k, rid) in [key for key in [*self.index.entries, *self.waiting]
+                                 if key[0] == kind and key[1] not in seen]:
                     async with self._lock:
+                        self._unwait(k, rid)
                         self.index.remove(k, rid)
                     changed += 1
                 docs = [DOC_MODELS[kind].model_validate(d).model_dump(mode="json") for d in docs]
@@ -218,7 +268,7 @@ class SearchService(BusService):
     def index_digests(self) -> dict:
         """What this replica holds, document by document (see index_check)."""
         return {"documents": {f"{k}:{rid}": digest(e.doc) for (k, rid), e in self.index.entries.items()},
-                "unembedded": self.index.unembedded(text_key)}
+                "unembedded": sorted(self.index.unembedded(text_key) + [f"{k}:{rid}" for k, rid in self.waiting])}
 
     # --- searching ----------------------------------------------------------------------------
 
@@ -231,8 +281,7 @@ class SearchService(BusService):
         t0 = time.perf_counter()
         qvec = await self.embedder.query(text)
         depth = max(100, limit * 10)
-        ranked = ranking.fuse(self.index, qvec, text, depth=depth, lexical_weight=self.settings.lexical_weight,
-                              title_weight=self.settings.title_weight, subject_weight=self.settings.subject_weight)
+        ranked = ranking.fuse(self.index, qvec, text, depth=depth, title_weight=self.settings.title_weight, subject_weight=self.settings.subject_weight)
         results = ranking.results(self.index, ranked, text, filters, limit, kinds, date.today())
         reading = understanding.read(text, lang)
         if "validation" in kinds and reading["experience"]:

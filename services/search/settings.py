@@ -3,19 +3,16 @@ import socket
 from pydantic import Field
 
 from services.search.model_build import DEFAULT_DIR
-from shared.config import VAR_DIR, ServiceSettings
+from shared.config import ServiceSettings
 
 
 class SearchSettings(ServiceSettings):
     service_name: str = "search"
     http_port: int = 8082
     embedding_model: str = Field(str(DEFAULT_DIR), description="sentence-transformers model name or path")
-    instance_name: str = Field(default_factory=socket.gethostname,
-                               description="Names this replica's own queue and index folder")
-    index_dir: str = Field("", description="Where the index is saved; empty: var/search/<instance>")
+    instance_name: str = Field(default_factory=socket.gethostname, description="Names this replica's own queue")
     catchup_page_size: int = 500
     max_query_chars: int = 2000
-    lexical_weight: float = Field(0.0, description="Weight of BM25 over whole texts beside the cosine (hurts at > 0 on the dev set)")
     subject_weight: float = Field(3.0, description="How much a course takes the score of the best course of its subject")
     max_passage_tokens: int = Field(256, ge=32, le=512, description="Course texts are cut here before embedding "
                                     "(their start says most; 256 scored better than 512 on the dev set, and is faster)")
@@ -23,6 +20,7 @@ class SearchSettings(ServiceSettings):
                                description="Queries through the int8 ONNX encoder built next to the model "
                                            "(about 2.5x faster), or through sentence-transformers")
     title_weight: float = Field(0.0, description="Bonus when a course title stands word for word in the query")
-
-    def index_path(self) -> str:
-        return self.index_dir or str(VAR_DIR / "search" / self.instance_name)
+    embed_worker: bool = Field(True, description="Embed texts in this process too (a worker on the shared "
+                               "queue); false where separate `embed-worker` processes do it")
+    embed_device: str = Field("auto", pattern="^(auto|cpu|cuda)$",
+                              description="Where passages are embedded: cuda when a GPU exists (auto), or cpu")

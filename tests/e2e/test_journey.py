@@ -102,7 +102,7 @@ async def test_the_county_journey_under_faults(county: County, smtp):
     broken = json.dumps(municipality_feed(VANNAS))[:-40].encode()  # cut off in transfer
     status, err = await county.call("catalogue", "PUT", f"/v1/feeds/{VANNAS}", data=broken, token=tokens[VANNAS],
                                     headers={"Content-Type": "application/json"})
-    assert status == 400 and "JSON" in err["error"] and "line" in err["error"], err
+    assert status == 400 and "JSON" in err["detail"] and "line" in err["detail"], err
     status, err = await county.call("catalogue", "PUT", f"/v1/feeds/{UMEA}", umea_feed, token=tokens[VANNAS])
     assert status == 403, err  # Vännäs's token cannot touch Umeå's feed
     status, listing = await county.call("catalogue", "GET", "/v1/courses", municipality=VANNAS)

@@ -49,7 +49,7 @@ const Vux = {
     let data = {};
     try { data = await r.json(); } catch (e) { data = {}; }
     if (!r.ok) {
-      const err = new Error(data.error || r.statusText);
+      const err = new Error(data.detail || r.statusText);
       err.status = r.status;
       throw err;
     }

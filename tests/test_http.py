@@ -1,0 +1,89 @@
+"""The one error style of every service (RFC 9457 problem details from shared/http.py's middleware), and
+JSON bodies read to their end."""
+import asyncio
+import json
+
+import aiohttp
+import pytest
+from aiohttp import web
+from pydantic import BaseModel, Field
+
+from shared.http import make_middlewares, read_json_model
+from shared.problems import Problem
+from tests.conftest import free_port
+
+
+class Body(BaseModel):
+    name: str = Field(min_length=2)
+    n: int = 1
+
+
+@pytest.fixture
+async def server():
+    async def echo(request: web.Request) -> web.Response:
+        body = await read_json_model(request, Body)
+        return web.json_response(body.model_dump())
+
+    async def refuse(_request: web.Request) -> web.Response:
+        raise Problem(409, "already answered", type="answered", offer="o-1")
+
+    async def crash(_request: web.Request) -> web.Response:
+        raise RuntimeError("a bug")
+
+    async def moved(_request: web.Request) -> web.Response:
+        raise web.HTTPPermanentRedirect("/echo")
+
+    app = web.Application(middlewares=make_middlewares("test"))
+    app.router.add_post("/echo", echo)
+    app.router.add_get("/refuse", refuse)
+    app.router.add_get("/crash", crash)
+    app.router.add_get("/moved", moved)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    async with aiohttp.ClientSession() as http:
+        yield f"http://127.0.0.1:{port}", port, http
+    await runner.cleanup()
+
+
+async def problem(http, method, url, **kw):  # noqa: ANN001, ANN201
+    async with http.request(method, url, allow_redirects=False, **kw) as r:
+        assert r.content_type == "application/problem+json", (r.status, r.content_type)
+        body = await r.json(content_type=None)
+        assert body["status"] == r.status and body["title"] and body["detail"] and body["type"], body
+        return body
+
+
+async def test_every_refusal_is_problem_details(server):
+    base, _, http = server
+    body = await problem(http, "POST", f"{base}/echo", json={"name": "x"})
+    assert body["status"] == 422 and body["field"] == "name" and body["detail"].startswith("name: ")
+    body = await problem(http, "POST", f"{base}/echo", data=b'{"name": "ab",\n "n": }',
+                         headers={"Content-Type": "application/json"})
+    assert body["status"] == 400 and body["line"] == 2 and "malformed JSON" in body["detail"]
+    body = await problem(http, "GET", f"{base}/refuse")
+    assert body == {"type": "https://vux.vasterbotten.example/problems/answered", "title": "Conflict",
+                    "status": 409, "detail": "already answered", "offer": "o-1"}
+    assert (await problem(http, "GET", f"{base}/nowhere"))["status"] == 404  # aiohttp's own
+    assert (await problem(http, "DELETE", f"{base}/refuse"))["status"] == 405
+    body = await problem(http, "GET", f"{base}/crash")
+    assert body["status"] == 500 and "a bug" not in body["detail"]
+    async with http.get(f"{base}/moved", allow_redirects=False) as r:
+        assert r.status == 308  # a redirect is no problem
+
+
+async def test_a_json_body_sent_in_two_writes_is_read_whole(server):
+    _, port, _ = server
+    body = json.dumps({"name": "Åsa", "n": 2}).encode()
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                 b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body) + body[:7])
+    await writer.drain()
+    await asyncio.sleep(0.2)
+    writer.write(body[7:])
+    await writer.drain()
+    answer = await asyncio.wait_for(reader.read(), 10)
+    writer.close()
+    assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
+    assert json.loads(answer.split(b"\r\n\r\n", 1)[1]) == {"name": "Åsa", "n": 2}
