@@ -24,13 +24,21 @@ def _background_priority() -> None:
         pass  # not Linux: no per-thread priority
 
 
+def _onnx_session(path: str):  # noqa: ANN202
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = min(2, os.cpu_count() or 1)
+    return ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+
+
 def text_key(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
 
 
 class Embedder:
     def __init__(self, model: str, max_tokens: int = 256, query_backend: str = "onnx-int8",
-                 device: str = "cpu") -> None:
+                 device: str = "cpu", passage_backend: str = "torch") -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub at run time
         from sentence_transformers import SentenceTransformer
 
@@ -43,27 +51,34 @@ class Embedder:
         get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
         self.dim = get_dim()
         self.model.max_seq_length = max_tokens
-        self._query_session = None
+        self._query_session = self._passage_session = None
         onnx_path = os.path.join(model, "onnx", "query_qint8.onnx")
-        if query_backend == "onnx-int8" and os.path.exists(onnx_path):
-            import onnxruntime as ort
-            from tokenizers import Tokenizer
-
-            options = ort.SessionOptions()
-            options.intra_op_num_threads = min(2, os.cpu_count() or 1)
-            self._query_session = ort.InferenceSession(onnx_path, options, providers=["CPUExecutionProvider"])
-            self._query_tokenizer = Tokenizer.from_file(os.path.join(model, "tokenizer.json"))
-            self._query_tokenizer.enable_truncation(max_tokens)
-            self._query_prefix = (self.model.prompts or {}).get("query", "query: ")
-        # Vectors made with another model or cut elsewhere are not comparable: the index keeps this.
-        self.signature = f"{os.path.abspath(model) if os.path.exists(model) else model}|{max_tokens}"
         self._recent: dict[str, np.ndarray] = {}  # query text -> vector, oldest first
         self._pending: list[tuple[str, asyncio.Future]] = []
         self._flusher: asyncio.Task | None = None
         self._lock = threading.Lock()  # one encode at a time: the model is not re-entrant across threads
         self._background = ThreadPoolExecutor(1, thread_name_prefix="embed-passages", initializer=_background_priority)
+        prompts = self.model.prompts or {}
+        if os.path.exists(onnx_path) and "onnx-int8" in (query_backend, passage_backend):
+            from tokenizers import Tokenizer
+
+            self._tokenizer = Tokenizer.from_file(os.path.join(model, "tokenizer.json"))
+            self._tokenizer.enable_truncation(max_tokens)
+            self._tokenizer.enable_padding(pad_id=self._tokenizer.token_to_id("<pad>") or 1, pad_token="<pad>")
+            self._query_prefix = prompts.get("query", "query: ")
+            self._passage_prefix = prompts.get("passage", "passage: ")
+            if query_backend == "onnx-int8":
+                self._query_session = _onnx_session(onnx_path)
+            if passage_backend == "onnx-int8" and device == "cpu":
+                # Made on the low-priority thread, so the session's own threads inherit its priority.
+                self._passage_session = self._background.submit(_onnx_session, onnx_path).result()
+        # Vectors made with another model, cut elsewhere or by another encoder are not comparable.
+        self.signature = (f"{os.path.abspath(model) if os.path.exists(model) else model}|{max_tokens}"
+                          + ("|onnx-int8" if self._passage_session is not None else ""))
 
     def _encode(self, texts: list[str], prompt_name: str) -> np.ndarray:
+        if prompt_name == "passage" and self._passage_session is not None:
+            return self._encode_onnx(self._passage_session, [self._passage_prefix + t for t in texts], "passage")
         with self._lock, EMBED_SECONDS.labels(prompt_name).time():
             v = self.model.encode(texts, prompt_name=prompt_name, normalize_embeddings=True, batch_size=32,
                                   convert_to_numpy=True, show_progress_bar=False)
@@ -101,14 +116,23 @@ class Embedder:
     async def _in_background(self, texts: list[str]) -> np.ndarray:
         return await asyncio.get_running_loop().run_in_executor(self._background, self._encode, texts, "passage")
 
+    def _encode_onnx(self, session, texts: list[str], kind: str, batch: int = 16) -> np.ndarray:  # noqa: ANN001
+        """Through the int8 encoder (pooling and normalisation inside), in batches of like length."""
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out = np.zeros((len(texts), self.dim), np.float32)
+        with EMBED_SECONDS.labels(kind).time():
+            for i in range(0, len(order), batch):
+                part = order[i:i + batch]
+                encs = self._tokenizer.encode_batch([texts[j] for j in part])
+                vec = session.run(None, {"input_ids": np.array([e.ids for e in encs], dtype=np.int64),
+                                         "attention_mask": np.array([e.attention_mask for e in encs], dtype=np.int64)})
+                out[part] = vec[0]
+        return out
+
     def _encode_query(self, text: str) -> np.ndarray:
         if self._query_session is None:
             return self._encode([text], "query")[0]
-        enc = self._query_tokenizer.encode(self._query_prefix + text)
-        with EMBED_SECONDS.labels("query").time():
-            out = self._query_session.run(None, {"input_ids": np.array([enc.ids], dtype=np.int64),
-                                                 "attention_mask": np.array([enc.attention_mask], dtype=np.int64)})
-        return out[0][0].astype(np.float32)
+        return self._encode_onnx(self._query_session, [self._query_prefix + text], "query")[0]
 
     async def query(self, text: str) -> np.ndarray:
         # A chat turn that only adds a constraint ("helst på distans") asks the same query again.

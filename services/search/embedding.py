@@ -8,6 +8,7 @@ its own (`python -m services.search embed-worker`, e.g. on a GPU node).
 """
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import logging
@@ -55,7 +56,7 @@ def request(signature: str, key: str, text: str) -> SearchEmbedRequested:
 
 class EmbedWorker:
     def __init__(self, engine, writer: Writer, bus: Bus, embedder: Embedder,  # noqa: ANN001 - AsyncEngine
-                 stale_after_s: float = 120.0) -> None:
+                 stale_after_s: float = 60.0) -> None:
         self.engine, self.writer, self.bus, self.embedder = engine, writer, bus, embedder
         self.signature = signature_of(embedder)
         self.stale_after = timedelta(seconds=stale_after_s)
@@ -75,11 +76,17 @@ class EmbedWorker:
             mine = await storage.claim(conn, self.signature, p.key, self.stale_after)
         if not mine:
             return  # another worker is on it; a replica still waiting asks again later
-        vector = await self.embedder.passage(p.text)  # batched with the other requests arriving now
-        async with self.writer.begin() as conn:
-            await storage.store(conn, self.signature, p.key, vector)
-        TEXTS_EMBEDDED.inc()
+        # Shielded: when the broker connection drops, the consumer's task is cancelled, but a text
+        # claimed is embedded and stored all the same (else its claim would block it until stale).
+        vector = await asyncio.shield(self._embed_and_store(p.key, p.text))
         await self.announce(p.key, vector)
+
+    async def _embed_and_store(self, key: str, text: str) -> np.ndarray:
+        vector = await self.embedder.passage(text)  # batched with the other requests arriving now
+        async with self.writer.begin() as conn:
+            await storage.store(conn, self.signature, key, vector)
+        TEXTS_EMBEDDED.inc()
+        return vector
 
     async def announce(self, key: str, vector: np.ndarray) -> None:
         await self.bus.publish(SearchTextEmbedded(

@@ -76,7 +76,7 @@ class SearchService(BusService):
     async def on_start(self) -> None:
         self.embedder = await asyncio.to_thread(Embedder, self.settings.embedding_model,
                                                 self.settings.max_passage_tokens, self.settings.query_backend,
-                                                self.settings.embed_device)
+                                                self.settings.embed_device, self.settings.passage_backend)
         self.signature = signature_of(self.embedder)
         self.index = SearchIndex(self.embedder.dim, self.signature)
         if self.settings.embed_worker:

@@ -22,5 +22,8 @@ class SearchSettings(ServiceSettings):
     title_weight: float = Field(0.0, description="Bonus when a course title stands word for word in the query")
     embed_worker: bool = Field(True, description="Embed texts in this process too (a worker on the shared "
                                "queue); false where separate `embed-worker` processes do it")
+    passage_backend: str = Field("torch", pattern="^(onnx-int8|torch)$",
+                                 description="Course texts through the int8 ONNX encoder (on CPU), or through "
+                                             "sentence-transformers (also on a GPU)")
     embed_device: str = Field("auto", pattern="^(auto|cpu|cuda)$",
                               description="Where passages are embedded: cuda when a GPU exists (auto), or cpu")

@@ -28,7 +28,7 @@ class EmbedWorkerService(BusService):
 
     async def on_start(self) -> None:
         embedder = await asyncio.to_thread(Embedder, self.settings.embedding_model, self.settings.max_passage_tokens,
-                                           "torch", self.settings.embed_device)
+                                           "torch", self.settings.embed_device, self.settings.passage_backend)
         self.worker = EmbedWorker(self.engine, self.writer, self.bus, embedder)
 
     async def db_ready(self) -> bool:
