@@ -29,6 +29,12 @@ PROBLEM_SCHEMA = {
         "errors": {"type": "array", "items": {"type": "object"}, "description": "every invalid field (422)"},
     },
 }
+HEALTH_SCHEMA = {
+    "type": "object", "required": ["status"],
+    "properties": {"status": {"type": "string", "enum": ["ok", "ready", "not ready"]},
+                   "checks": {"type": "object", "additionalProperties": {"type": "boolean"},
+                              "description": "each dependency: reachable or not"}},
+}
 SECURITY_SCHEMES = {
     "bearer": {"type": "http", "scheme": "bearer", "description": "a staff or municipality token (`token create`)"},
     "chatSession": {"type": "apiKey", "in": "header", "name": "X-Chat-Session",
@@ -125,9 +131,9 @@ class Api:
             paths[path] = {"get": {"summary": "Liveness" if path == "/healthz" else "Readiness (dependencies up)",
                                    "operationId": path.strip("/"), "tags": ["operations"],
                                    "responses": {"200": {"description": "OK", "content": {
-                                       "application/json": {"schema": {"type": "object"}}}},
+                                       "application/json": {"schema": HEALTH_SCHEMA}}},
                                        **({"503": {"description": "Not ready", "content": {"application/json": {
-                                           "schema": {"type": "object"}}}}} if path == "/readyz" else {})}}}
+                                           "schema": HEALTH_SCHEMA}}}} if path == "/readyz" else {})}}}
         return {
             "openapi": "3.1.0",
             "info": {"title": self.title, "version": self.version, "description": self.description},

@@ -36,3 +36,22 @@ def test_asyncapi_names_a_producer_for_every_event_and_its_consumers():
     ops = doc["operations"]
     assert "allocation-receives-application-submitted" in ops and "guidance-sends-application-submitted" in ops
     assert "notifier-receives-offer-made" in ops
+
+
+def test_every_answer_has_its_schema_and_every_error_is_a_problem():
+    ops = 0
+    for path, doc in documents().items():
+        if path.name == "asyncapi.json":
+            continue
+        assert doc["components"]["schemas"]["Problem"]["required"] == ["type", "title", "status", "detail"]
+        for route, methods in doc["paths"].items():
+            for method, op in methods.items():
+                ops += 1
+                for code, answer in op["responses"].items():
+                    (ctype, body), = answer["content"].items()
+                    if int(code) >= 400 and route != "/readyz":  # not ready: which check fails
+                        assert ctype == "application/problem+json", (path.name, route, code)
+                        assert body["schema"] == {"$ref": "#/components/schemas/Problem"}
+                    elif ctype == "application/json":
+                        assert body["schema"] not in ({}, {"type": "object"}), (path.name, method, route, code)
+    assert ops > 40

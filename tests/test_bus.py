@@ -7,7 +7,7 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, s
 
 from shared.bus import Bus, PermanentError
 from shared.db import make_engine
-from shared.events import TestPing
+from shared.events import CourseWithdrawn, TestPing
 from shared.outbox import claim_event, inbox_table
 from tests.conftest import AMQP_URL, delete_exchange, delete_queues
 from tests.tcpproxy import TcpProxy
@@ -91,6 +91,28 @@ async def test_poison_messages_go_straight_to_parking_with_the_reason(make_bus):
     assert calls == []
 
 
+async def test_an_event_type_the_queue_did_not_subscribe_to_is_parked_not_dropped(make_bus):
+    bus = make_bus()
+    calls = []
+
+    @bus.subscribe("picky", ["test.ping"])
+    async def handle(event):
+        calls.append(event)
+
+    await bus.connect(timeout=10)
+    await bus.start_consuming()
+    stray = CourseWithdrawn(producer="catalogue", payload={"id": "i.2480.X", "municipality_code": "2480"})
+    # Straight into the queue (a wrong binding would do the same): not its type.
+    await bus.publish_raw(stray.to_json(), routing_key=bus.queue_names("picky")["main"], message_id="stray",
+                          exchange="")
+    await bus.publish(TestPing(producer="test", payload={"n": "after"}))  # the marker: handled after it
+    await eventually(lambda: _async(len(calls) == 1))
+    msgs = await eventually(lambda: _parked_n(bus, "picky", 1))
+    assert [m.message_id for m in msgs] == ["stray"]
+    assert "'course.withdrawn' is not one this queue subscribes to" in msgs[0].headers["x-parked-reason"]
+    assert [e.payload for e in calls] == [{"n": "after"}]
+
+
 _parked_cache: dict = {}
 
 
@@ -122,7 +144,7 @@ async def test_failing_handler_is_retried_with_backoff_then_parked(make_bus):
 
 async def test_transient_failure_recovers_and_permanent_error_parks_at_once(make_bus):
     bus = make_bus()
-    attempts = {"flaky": 0, "permanent": 0}
+    attempts = {"flaky": 0, "permanent": 0, "marker": 0}
 
     @bus.subscribe("mixed", ["test.ping"])
     async def handle(event):
@@ -139,8 +161,9 @@ async def test_transient_failure_recovers_and_permanent_error_parks_at_once(make
     await bus.publish(TestPing(producer="test", payload={"kind": "permanent"}))
     msgs = await eventually(lambda: _parked_n(bus, "mixed", 1))
     await eventually(lambda: _async(attempts["flaky"] == 3))
-    await asyncio.sleep(0.5)
-    assert attempts == {"flaky": 3, "permanent": 1}
+    await bus.publish(TestPing(producer="test", payload={"kind": "marker"}))  # handled after anything still due
+    await eventually(lambda: _async(attempts["marker"] == 1))
+    assert attempts == {"flaky": 3, "permanent": 1, "marker": 1}
     assert msgs[0].headers["x-parked-reason"] == "rejected by handler: PermanentError: course id unknown"
     assert len(await parked(bus, "mixed")) == 0
 

@@ -53,6 +53,7 @@ async def test_every_demo_feed_is_accepted_without_rejections(catalogue, tmp_pat
         status, report = await catalogue.push(path.stem, path.read_bytes())
         assert status == 200 and report["rejected"] == [], (path.stem, report["rejected"][:3])
     status, munis = await catalogue.get("/v1/municipalities")
-    assert all(m["learning_centres"] == 1 and m["occurrences"] > 0 for m in munis["items"])
+    assert len(munis["items"]) == 15 and all(m["learning_centres"] == 1 and m["occurrences"] > 0
+                                             for m in munis["items"])
     status, offers = await catalogue.get("/v1/validation-offers")
     assert offers["total"] >= 4

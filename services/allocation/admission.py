@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel
 
+from services.allocation.words import t
+
 EDUCATION_LEVELS = ("none", "primary", "upper_secondary_incomplete", "upper_secondary", "post_secondary")
 EMPLOYMENT = ("unemployed", "labour_market_programme", "part_time", "employed", "student", "other")
 
@@ -28,12 +30,12 @@ class PriorityPolicy(BaseModel):
         short = education in self.short_education
         weak = employment in self.weak_position
         if short and weak:
-            return 1, "kort tidigare utbildning och svag ställning på arbetsmarknaden"
+            return 1, t("group_1")
         if short:
-            return 2, "kort tidigare utbildning"
+            return 2, t("group_2_education")
         if weak:
-            return 2, "svag ställning på arbetsmarknaden"
-        return 3, "övriga behöriga sökande"
+            return 2, t("group_2_position")
+        return 3, t("group_3")
 
 
 def lottery(seed: str, applicant_id: str) -> float:
@@ -122,19 +124,19 @@ def explain(a: Applicant, reason: str, result: RoundResult, titles: dict[str, st
     """Why this applicant got what they got, in words a coordinator can read out."""
     titles = titles or {}
     group, draw = result.rank[a.id]
-    lines = [f"Prioritetsgrupp {group} ({reason}); lottnummer {draw:.6f} skiljer mellan lika prioriterade"]
+    lines = [t("explain_priority", group=group, reason=reason, draw=f"{draw:.6f}")]
     got = result.assignment[a.id]
     for i, occ in enumerate(a.choices, start=1):
         name = titles.get(occ, occ)
         if occ == got:
-            lines.append(f"Val {i} ({name}): erbjuden plats")
+            lines.append(t("explain_offered", i=i, name=name))
             break
         cut = result.cutoff.get(occ)
         if cut is None:
-            lines.append(f"Val {i} ({name}): inga platser i denna omgång")
+            lines.append(t("explain_no_seats", i=i, name=name))
         else:
-            lines.append(f"Val {i} ({name}): fullt; sist antagna hade prioritetsgrupp {cut[0]}, lottnummer "
-                         f"{cut[1]:.6f}; reservplats {result.reserve.get(a.id, {}).get(occ)}")
+            lines.append(t("explain_full", i=i, name=name, group=cut[0], draw=f"{cut[1]:.6f}",
+                           position=result.reserve.get(a.id, {}).get(occ)))
     if got is None and not a.choices:
-        lines.append("Inga val som kan prövas (inget godkänt val)")
+        lines.append(t("explain_nothing_to_try"))
     return lines

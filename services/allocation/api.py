@@ -45,6 +45,96 @@ class TokenQuery(BaseModel):
     token: str = Field("", description="the token from the offer e-mail's link")
 
 
+# --- what the answers look like (documented in /openapi.json) ---
+
+class Receipt(BaseModel, extra="allow"):
+    application_id: str
+    status: str
+    secret: str | None = Field(None, description="only in the first answer: keep it to see or erase the application")
+    priority_group: int | None = None
+    status_url: str | None = None
+    choices: list[dict] | None = Field(None, description="{rank, occurrence_id, approval}")
+    duplicate: bool | None = Field(None, description="the same submission again: nothing new was created")
+
+
+class ApplicationView(BaseModel):
+    application_id: str
+    status: str
+    priority_group: int
+    priority_reason: str
+    home_municipality: str
+    name: str | None
+    email: str | None
+    erased: bool
+    choices: list[dict] = Field(description="{rank, occurrence_id, title, municipality_code, start, approval, state, "
+                                            "reserve_position}")
+    offers: list[dict] = Field(description="{offer_id, occurrence_id, status, deadline}")
+
+
+class Erased(BaseModel):
+    application_id: str
+    status: Literal["erased"]
+
+
+class Approval(BaseModel):
+    application_id: str
+    rank: int
+    approval: Literal["approved", "denied"]
+
+
+class OfferAnswer(BaseModel):
+    offer_id: str
+    status: str
+    message: str | None = None
+
+
+class Tick(BaseModel):
+    expired: int
+    reminded: int
+
+
+class RoundSummary(BaseModel, extra="allow"):
+    round_id: str
+    seed: str
+    started_by: str
+    applicants: int
+    offers: int
+    waitlisted: int
+    rejected: int
+    duration_s: float
+
+
+class RoundView(RoundSummary):
+    started_at: str
+    results: dict[str, dict] = Field(description="per application: outcome, priority group, lottery number and "
+                                                 "the explanation a coordinator reads")
+
+
+class Rounds(BaseModel):
+    items: list[RoundSummary]
+    total: int
+    next: str | None
+
+
+class Distribution(BaseModel, extra="allow"):
+    distribution_id: str
+    status: Literal["scenario", "adopted"]
+    year: int
+    municipalities: list[dict] = Field(description="places per municipality and area, with the explanation")
+
+
+class Adopted(BaseModel):
+    distribution_id: str
+    status: Literal["adopted"]
+    adopted_by: str
+    occurrences_funded: int
+
+
+class Demand(BaseModel):
+    items: list[dict] = Field(description="{area, municipality_code, applications, first_choices, offers, accepted, "
+                                          "reserve, chat_turns}")
+
+
 def create_app(service: AllocationService) -> web.Application:
     app = web.Application(middlewares=make_middlewares("allocation"))
     app[SERVICE] = service
@@ -53,38 +143,41 @@ def create_app(service: AllocationService) -> web.Application:
               "Act's priority rules, and the regional yrkesvux seat distribution.")
     coord = ("bearer",)
     api.route("POST", "/v1/applications", submit, "Apply: ranked occurrences and the facts that decide priority",
-              body=ApplicationForm, status=201, errors=(409, 422), tags=("applications",))
+              body=ApplicationForm, response=Receipt, status=201, errors=(409, 422), tags=("applications",))
     api.route("GET", "/v1/applications/{id}", view_application, "An application (its secret, or a coordinator)",
-              query=SecretQuery, auth=("applicationSecret", "bearer"), errors=(403, 404), tags=("applications",))
+              query=SecretQuery, response=ApplicationView, auth=("applicationSecret", "bearer"), errors=(403, 404), tags=("applications",))
     api.route("DELETE", "/v1/applications/{id}", erase_application, "Forget an applicant (statistics remain)",
-              query=SecretQuery, auth=("applicationSecret", "bearer"), errors=(403, 404), tags=("applications",))
+              query=SecretQuery, response=Erased, auth=("applicationSecret", "bearer"), errors=(403, 404), tags=("applications",))
     api.route("POST", "/v1/applications/{id}/approvals", decide_approval,
-              "The home municipality approves or denies studies elsewhere", body=ApprovalRequest, auth=coord,
+              "The home municipality approves or denies studies elsewhere", body=ApprovalRequest, response=Approval,
+              auth=coord,
               errors=(403, 404, 409, 422), tags=("applications",))
     api.route("POST", "/v1/offers/{id}/accept", accept_offer, "Accept an offer (token from the e-mail)",
-              body=AnswerRequest, errors=(403, 404, 409, 422), tags=("offers",))
+              body=AnswerRequest, response=OfferAnswer, errors=(403, 404, 409, 422), tags=("offers",))
     api.route("POST", "/v1/offers/{id}/decline", decline_offer, "Decline an offer (token from the e-mail)",
-              body=AnswerRequest, errors=(403, 404, 409, 422), tags=("offers",))
+              body=AnswerRequest, response=OfferAnswer, errors=(403, 404, 409, 422), tags=("offers",))
     api.route("POST", "/v1/offers/tick", tick_offers, "Send due reminders and lapse expired offers now",
-              auth=coord, errors=(403,), tags=("offers",))
+              response=Tick, auth=coord, errors=(403,), tags=("offers",))
     api.route("GET", "/offers/{id}", offer_page, "The answer page behind an offer e-mail's link", query=TokenQuery,
               response_type="text/html", errors=(404,), tags=("offers",))
     api.route("POST", "/offers/{id}", offer_form, "The answer page's form", body=OfferForm,
               body_types=("application/x-www-form-urlencoded",), status=303, response_type="text/html",
               errors=(400, 403, 404, 409), tags=("offers",))
     api.route("POST", "/v1/rounds", start_round, "Run an admission round (regional coordinator)",
-              body=RoundRequest, status=201, auth=coord, errors=(403, 409, 422), tags=("rounds",))
-    api.route("GET", "/v1/rounds", list_rounds, "Admission rounds", auth=coord, errors=(403,), tags=("rounds",))
-    api.route("GET", "/v1/rounds/{id}", get_round, "One round with its explanation", auth=coord,
+              body=RoundRequest, response=RoundSummary, status=201, auth=coord, errors=(403, 409, 422), tags=("rounds",))
+    api.route("GET", "/v1/rounds", list_rounds, "Admission rounds", response=Rounds, auth=coord, errors=(403,),
+              tags=("rounds",))
+    api.route("GET", "/v1/rounds/{id}", get_round, "One round with its explanation", response=RoundView, auth=coord,
               errors=(403, 404), tags=("rounds",))
     api.route("POST", "/v1/distributions", compute_distribution, "Compute a seat distribution scenario",
-              body=DistributionInput, status=201, auth=coord, errors=(403, 422), tags=("seats",))
-    api.route("GET", "/v1/distributions/{id}", get_distribution, "One distribution scenario", auth=coord,
+              body=DistributionInput, response=Distribution, status=201, auth=coord, errors=(403, 422), tags=("seats",))
+    api.route("GET", "/v1/distributions/{id}", get_distribution, "One distribution scenario", response=Distribution,
+              auth=coord,
               errors=(403, 404), tags=("seats",))
     api.route("POST", "/v1/distributions/{id}/adopt", adopt_distribution, "Adopt a scenario: it sets capacities",
-              auth=coord, errors=(403, 404, 409), tags=("seats",))
+              response=Adopted, auth=coord, errors=(403, 404, 409), tags=("seats",))
     api.route("GET", "/v1/demand", demand, "Applications and chat interest per area and municipality",
-              auth=coord, errors=(403,), tags=("seats",))
+              response=Demand, auth=coord, errors=(403,), tags=("seats",))
     return app
 
 
@@ -107,8 +200,8 @@ def _secret(request: web.Request) -> str | None:
 
 async def submit(request: web.Request) -> web.Response:
     form = await read_json_model(request, ApplicationForm)
-    out = await request.app[SERVICE].submit(form)
-    return json_response(out.body, status=out.status)
+    status, receipt = await request.app[SERVICE].submit(form)
+    return json_response(receipt, status=status)
 
 
 async def view_application(request: web.Request) -> web.Response:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from shared.bus import Bus
 from shared.problems import Problem
@@ -9,10 +10,13 @@ from shared.events import (
     ApplicantErasureRequested, ApplicationSubmitted, ChatTurnObserved, CourseUpserted, CourseWithdrawn, Envelope,
 )
 
+if TYPE_CHECKING:
+    from services.allocation.service import AllocationService
+
 log = logging.getLogger(__name__)
 
 
-def register(bus: Bus, service) -> None:  # noqa: ANN001 - AllocationService (import cycle)
+def register(bus: Bus, service: AllocationService) -> None:
     @bus.subscribe("allocation.catalogue", ["course.upserted", "course.withdrawn"])
     async def on_course(event: Envelope) -> None:
         if isinstance(event, CourseUpserted):

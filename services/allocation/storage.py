@@ -1,10 +1,11 @@
-"""The allocation service's tables (SQLAlchemy 2 async, SQLite or PostgreSQL)."""
+"""The allocation service's tables and every query it makes (SQLAlchemy 2 async, SQLite or PostgreSQL)."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
 
 from sqlalchemy import (
-    Boolean, Column, Date, DateTime, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text, text,
+    Boolean, Column, Date, DateTime, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text, bindparam,
+    case, func, insert, select, text, update,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -132,3 +133,221 @@ async def lock(conn: AsyncConnection, key: str) -> None:
     """Serialise work that must never run twice at once (rounds) across replicas, on PostgreSQL."""
     if conn.dialect.name == "postgresql":
         await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": key})
+
+
+# --- queries, by the use cases that need them -------------------------------------------------------
+# Each takes the caller's connection, so a use case decides what one transaction holds.
+
+async def secret(conn: AsyncConnection, name: str) -> str | None:
+    return (await conn.execute(select(service_secrets.c.value).where(service_secrets.c.name == name))).scalar()
+
+
+async def save_secret(conn: AsyncConnection, name: str, value: str) -> None:
+    await conn.execute(insert(service_secrets).values(name=name, value=value))
+
+
+# catalogue copy
+
+async def upsert_occurrence(conn: AsyncConnection, occurrence_id: str, row: dict) -> None:
+    res = await conn.execute(update(occurrences).where(occurrences.c.id == occurrence_id).values(**row))
+    if res.rowcount == 0:
+        await conn.execute(insert(occurrences).values(id=occurrence_id, funded_places=None, **row))
+
+
+async def active_occurrence_ids(conn: AsyncConnection, course_id: str) -> list[str]:
+    return list((await conn.execute(select(occurrences.c.id).where(
+        occurrences.c.course_id == course_id, occurrences.c.active.is_(True)))).scalars())
+
+
+async def deactivate_occurrences(conn: AsyncConnection, ids: list[str]) -> None:
+    await conn.execute(update(occurrences).where(occurrences.c.id.in_(ids)).values(active=False, updated_at=now()))
+
+
+async def occurrences_by_id(conn: AsyncConnection, ids: list[str] | None = None, active_only: bool = False) -> dict:
+    q = select(occurrences)
+    if ids is not None:
+        q = q.where(occurrences.c.id.in_(ids))
+    if active_only:
+        q = q.where(occurrences.c.active.is_(True))
+    return {r.id: r for r in (await conn.execute(q)).all()}
+
+
+# applications
+
+async def application(conn: AsyncConnection, application_id: str):  # noqa: ANN201 - a row or None
+    return (await conn.execute(select(applications).where(applications.c.id == application_id))).first()
+
+
+async def application_by_submission(conn: AsyncConnection, submission_id: str):  # noqa: ANN201
+    return (await conn.execute(select(applications).where(applications.c.submission_id == submission_id))).first()
+
+
+async def active_application_with_email(conn: AsyncConnection, email_key: str, statuses: tuple[str, ...]):  # noqa: ANN201
+    return (await conn.execute(select(applications.c.id).where(
+        applications.c.email_key == email_key, applications.c.status.in_(statuses)))).first()
+
+
+async def add_application(conn: AsyncConnection, values: dict, choice_rows: list[dict]) -> None:
+    await conn.execute(insert(applications).values(**values))
+    await conn.execute(insert(choices), choice_rows)
+
+
+async def choices_with_occurrences(conn: AsyncConnection, application_id: str) -> list:
+    return (await conn.execute(
+        select(choices, occurrences.c.title, occurrences.c.municipality_code, occurrences.c.start)
+        .join(occurrences, occurrences.c.id == choices.c.occurrence_id)
+        .where(choices.c.application_id == application_id).order_by(choices.c.rank))).all()
+
+
+async def offers_of(conn: AsyncConnection, application_id: str) -> list:
+    return (await conn.execute(select(offers).where(offers.c.application_id == application_id)
+                               .order_by(offers.c.created_at))).all()
+
+
+async def set_approval(conn: AsyncConnection, application_id: str, rank: int, approval: str) -> bool:
+    res = await conn.execute(update(choices).where(choices.c.application_id == application_id, choices.c.rank == rank)
+                             .values(approval=approval))
+    return res.rowcount > 0
+
+
+async def unerased_applications(conn: AsyncConnection, submission_ids: list[str]) -> list:
+    return (await conn.execute(select(applications).where(applications.c.submission_id.in_(submission_ids),
+                                                          applications.c.erased_at.is_(None)))).all()
+
+
+async def blank_person(conn: AsyncConnection, application_id: str) -> None:
+    await conn.execute(update(applications).where(applications.c.id == application_id).values(
+        name=None, email=None, email_key=None, education_level=None, employment=None, status="erased",
+        erased_at=now()))
+
+
+# offers
+
+async def offer(conn: AsyncConnection, offer_id: str):  # noqa: ANN201
+    return (await conn.execute(select(offers).where(offers.c.id == offer_id))).first()
+
+
+async def open_offers(conn: AsyncConnection, where) -> list:  # noqa: ANN001 - a SQLAlchemy condition
+    return (await conn.execute(select(offers).where(where, offers.c.status.in_(("pending", "accepted"))))).all()
+
+
+async def settle_offer(conn: AsyncConnection, offer_row, offer_status: str, choice_state: str,  # noqa: ANN001
+                       application_status: str, **offer_values) -> None:
+    """An offer answered, lapsed or taken back: the offer, its choice and the application move together."""
+    await conn.execute(update(offers).where(offers.c.id == offer_row.id).values(status=offer_status, **offer_values))
+    await conn.execute(update(choices).where(choices.c.application_id == offer_row.application_id,
+                                             choices.c.rank == offer_row.choice_rank).values(state=choice_state))
+    await conn.execute(update(applications).where(applications.c.id == offer_row.application_id)
+                       .values(status=application_status))
+
+
+async def lapsed_offers(conn: AsyncConnection, at: datetime) -> list:
+    return (await conn.execute(select(offers).where(offers.c.status == "pending", offers.c.deadline < at))).all()
+
+
+async def offers_to_remind(conn: AsyncConnection, at: datetime, soon: datetime) -> list:
+    return (await conn.execute(select(offers).where(offers.c.status == "pending", offers.c.reminded.is_(False),
+                                                    offers.c.deadline < soon, offers.c.deadline >= at))).all()
+
+
+async def mark_reminded(conn: AsyncConnection, offer_id: str) -> None:
+    await conn.execute(update(offers).where(offers.c.id == offer_id).values(reminded=True))
+
+
+async def occurrence(conn: AsyncConnection, occurrence_id: str):  # noqa: ANN201
+    return (await conn.execute(select(occurrences).where(occurrences.c.id == occurrence_id))).first()
+
+
+# rounds
+
+async def round_input(conn: AsyncConnection, waiting: tuple[str, ...]) -> tuple[dict, dict, dict, dict]:
+    """What a round decides on: active occurrences, seats held by open offers, the applications still
+    waiting and their choices in rank order."""
+    occ = await occurrences_by_id(conn, active_only=True)
+    held = dict((await conn.execute(select(offers.c.occurrence_id, func.count()).where(
+        offers.c.status.in_(("pending", "accepted"))).group_by(offers.c.occurrence_id))).all())
+    apps = {r.id: r for r in (await conn.execute(select(applications).where(
+        applications.c.status.in_(waiting)))).all()}
+    by_app: dict[str, list] = {}
+    for c in (await conn.execute(select(choices).join(applications, applications.c.id == choices.c.application_id)
+                                 .where(applications.c.status.in_(waiting))
+                                 .order_by(choices.c.application_id, choices.c.rank))).all():
+        by_app.setdefault(c.application_id, []).append(c)
+    return occ, held, apps, by_app
+
+
+async def save_round(conn: AsyncConnection, offer_rows: list[dict], status_updates: list[dict],
+                     reserve_updates: list[dict], round_row: dict) -> None:
+    if offer_rows:
+        await conn.execute(insert(offers), offer_rows)
+        await conn.execute(update(choices).where(choices.c.application_id == bindparam("a"),
+                                                 choices.c.rank == bindparam("r")).values(state="offered"),
+                           [{"a": x["application_id"], "r": x["choice_rank"]} for x in offer_rows])
+    if status_updates:
+        await conn.execute(update(applications).where(applications.c.id == bindparam("aid"))
+                           .values(status=bindparam("st")), status_updates)
+    if reserve_updates:
+        await conn.execute(update(choices).where(choices.c.application_id == bindparam("aid"),
+                                                 choices.c.rank == bindparam("rk"))
+                           .values(reserve_position=bindparam("pos")), reserve_updates)
+    await conn.execute(insert(rounds).values(**round_row))
+
+
+async def round_row(conn: AsyncConnection, round_id: str):  # noqa: ANN201
+    return (await conn.execute(select(rounds).where(rounds.c.id == round_id))).first()
+
+
+async def round_summaries(conn: AsyncConnection) -> list[str]:
+    return list((await conn.execute(select(rounds.c.summary).order_by(rounds.c.started_at))).scalars())
+
+
+# seats and demand
+
+async def add_distribution(conn: AsyncConnection, values: dict) -> None:
+    await conn.execute(insert(distributions).values(**values))
+
+
+async def distribution(conn: AsyncConnection, dist_id: str):  # noqa: ANN201
+    return (await conn.execute(select(distributions).where(distributions.c.id == dist_id))).first()
+
+
+async def adopt(conn: AsyncConnection, dist_id: str, year: int, adopted_by: str) -> None:
+    """The one adopted scenario of its year (an earlier one goes back to being a scenario)."""
+    await conn.execute(update(distributions).where(distributions.c.year == year, distributions.c.status == "adopted")
+                       .values(status="scenario"))
+    await conn.execute(update(distributions).where(distributions.c.id == dist_id)
+                       .values(status="adopted", adopted_by=adopted_by, adopted_at=now()))
+
+
+async def active_occurrence_ids_in(conn: AsyncConnection, municipality: str, area: str) -> list[str]:
+    return list((await conn.execute(select(occurrences.c.id).where(
+        occurrences.c.municipality_code == municipality, occurrences.c.area == area, occurrences.c.active.is_(True))
+        .order_by(occurrences.c.id))).scalars())
+
+
+async def set_funded_places(conn: AsyncConnection, places: dict[str, int]) -> None:
+    await conn.execute(update(occurrences).where(occurrences.c.id == bindparam("oid"))
+                       .values(funded_places=bindparam("p")), [{"oid": i, "p": p} for i, p in places.items()])
+
+
+async def count_chat_turn(conn: AsyncConnection, area: str, municipality: str) -> None:
+    res = await conn.execute(update(chat_demand).where(chat_demand.c.area == area,
+                                                       chat_demand.c.municipality_code == municipality)
+                             .values(turns=chat_demand.c.turns + 1))
+    if res.rowcount == 0:
+        await conn.execute(insert(chat_demand).values(area=area, municipality_code=municipality, turns=1))
+
+
+async def demand_rows(conn: AsyncConnection) -> tuple[list, list, list]:
+    """Choices (count, first choices, reserve places), offers by status, and chat turns, per area and
+    municipality."""
+    o, ch, of = occurrences, choices, offers
+    applied = (await conn.execute(
+        select(o.c.area, o.c.municipality_code, func.count(), func.sum(case((ch.c.rank == 1, 1), else_=0)),
+               func.count(ch.c.reserve_position))
+        .join(o, o.c.id == ch.c.occurrence_id).group_by(o.c.area, o.c.municipality_code))).all()
+    offered = (await conn.execute(
+        select(o.c.area, o.c.municipality_code, of.c.status, func.count())
+        .join(o, o.c.id == of.c.occurrence_id).group_by(o.c.area, o.c.municipality_code, of.c.status))).all()
+    chat = (await conn.execute(select(chat_demand))).all()
+    return applied, offered, chat

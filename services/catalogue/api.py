@@ -14,6 +14,7 @@ from services.catalogue.service import CatalogueService
 from shared.tokens import authenticate
 from shared.http import RateLimit, add_health_routes, json_response, make_middlewares
 from shared.problems import Problem
+from shared.events import CourseDoc
 from shared.openapi import Api
 from shared.reference import municipalities
 
@@ -50,6 +51,11 @@ class MunicipalityQuery(BaseModel):
     municipality: str | None = Field(None, pattern=r"^\d{4}$")
 
 
+class CourseView(CourseDoc):
+    status: Literal["active", "withdrawn"]
+    updated_at: str
+
+
 class Page(BaseModel):
     items: list[dict]
     total: int
@@ -73,7 +79,8 @@ def create_app(service: CatalogueService) -> web.Application:
               errors=(404,), tags=("feeds",))
     api.route("GET", "/v1/courses", list_courses, "Courses with their occurrences, filtered and paged",
               query=CourseQuery, response=Page, tags=("read",))
-    api.route("GET", "/v1/courses/{course_id}", get_course, "One course", errors=(404,), tags=("read",))
+    api.route("GET", "/v1/courses/{course_id}", get_course, "One course", response=CourseView, errors=(404,),
+              tags=("read",))
     api.route("GET", "/v1/validation-offers", list_validation_offers, "Validation offers", query=MunicipalityQuery,
               response=Page, tags=("read",))
     api.route("GET", "/v1/learning-centres", list_learning_centres, "Learning centres", query=MunicipalityQuery,

@@ -71,6 +71,95 @@ class NoteRequest(BaseModel):
     text: str = Field(min_length=1, max_length=4000)
 
 
+# --- what the answers look like (documented in /openapi.json) ---
+
+class Understood(BaseModel, extra="allow"):
+    experience: list[dict] = Field(description="{occupation, ssyk4, years}")
+    goals: list[dict] = Field(description="{occupation, ssyk4, years}")
+    skills: list[str]
+    home_municipality: dict | None = Field(description="{code, name}")
+    constraints: dict = Field(description="distance, can_move, travel, pace, start, swedish: those known")
+    facts: list[str]
+    summary: str = Field(description="in the conversation's language")
+
+
+class Suggestion(BaseModel, extra="allow"):
+    kind: Literal["course", "validation", "learning_centre"]
+    id: str
+    title: str | None
+    explanation: str = Field(description="why, in the conversation's language")
+    mark: str | None = None
+
+
+class TurnAnswer(BaseModel):
+    session_id: str = Field(description="the conversation's secret: keep it, send it with the next turn")
+    code: str = Field(description="what the learner reads out to a counsellor")
+    lang: str
+    dir: Literal["ltr", "rtl"]
+    reply: str
+    question: str | None
+    understood: Understood
+    suggestions: list[Suggestion]
+    degraded: bool | None = Field(None, description="true when search could not be reached")
+    notice: str | None = None
+
+
+class ConversationView(BaseModel, extra="allow"):
+    code: str
+    lang: str
+    dir: str
+    understood: Understood
+    transcript: list[dict] = Field(description="{role, text, at}")
+    suggestions: list[Suggestion]
+    marks: dict[str, dict]
+    applications: list[dict] = Field(description="{submission_id, status, application_id, reason}")
+    updated_at: str
+    notes: list[dict] | None = Field(None, description="counsellors only: {counsellor, text, at}")
+
+
+class MarkAnswer(BaseModel):
+    result_id: str
+    mark: str | None
+
+
+class ApplyAnswer(BaseModel):
+    submission_id: str
+    status: str
+    application_id: str | None
+    duplicate: bool | None = None
+
+
+class Deleted(BaseModel):
+    deleted: bool
+
+
+class SignedIn(BaseModel):
+    username: str
+    name: str | None = None
+
+
+class SignedOut(BaseModel):
+    signed_out: bool
+
+
+class SessionList(BaseModel):
+    items: list[dict] = Field(description="{code, lang, updated_at, opened_at}")
+
+
+class NoteAnswer(BaseModel):
+    counsellor: str
+    text: str
+
+
+class SummaryAnswer(BaseModel):
+    sent_to: str
+    items: int
+
+
+class Municipalities(BaseModel):
+    items: list[dict] = Field(description="{code, name}")
+
+
 class SummaryRequest(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     email: str = Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -213,32 +302,35 @@ def add_chat_routes(api: Api, service: GuidanceService) -> None:
     r = api.route
     learner, counsellor = ("chatSession",), ("counsellorCookie",)
     r("POST", "/v1/chat", post_chat, "One chat turn: the learner's message in, summary, suggestions, question out",
-      body=ChatRequest, errors=(400, 404, 422, 429), tags=("chat",))
+      body=ChatRequest, response=TurnAnswer, errors=(400, 404, 422, 429), tags=("chat",))
     r("GET", "/v1/chat/session", get_session, "The learner's conversation: transcript, suggestions, receipts",
-      auth=learner, errors=(404,), tags=("chat",))
-    r("DELETE", "/v1/chat/session", delete_session, "Forget the conversation now", auth=learner, errors=(404,),
-      tags=("chat",))
-    r("POST", "/v1/chat/marks", post_mark, "Save or hide a suggestion", body=MarkRequest, errors=(401, 404, 422),
-      tags=("chat",))
+      response=ConversationView, auth=learner, errors=(404,), tags=("chat",))
+    r("DELETE", "/v1/chat/session", delete_session, "Forget the conversation now", response=Deleted, auth=learner,
+      errors=(404,), tags=("chat",))
+    r("POST", "/v1/chat/marks", post_mark, "Save or hide a suggestion", body=MarkRequest, response=MarkAnswer,
+      errors=(401, 404, 422), tags=("chat",))
     r("POST", "/v1/chat/apply", post_apply, "Apply to ranked occurrences from the conversation (sent on the bus)",
-      body=ApplyRequest, status=202, errors=(401, 404, 409, 422, 503), tags=("chat",))
-    r("GET", "/v1/municipalities", list_municipalities, "The county's municipalities", errors=(), tags=("chat",))
-    r("POST", "/v1/counsellor/login", login, "Sign in (sets a cookie)", body=LoginRequest, errors=(401, 422, 429),
+      body=ApplyRequest, response=ApplyAnswer, status=202, errors=(401, 404, 409, 422, 503), tags=("chat",))
+    r("GET", "/v1/municipalities", list_municipalities, "The county's municipalities", response=Municipalities,
+      errors=(), tags=("chat",))
+    r("POST", "/v1/counsellor/login", login, "Sign in (sets a cookie)", body=LoginRequest, response=SignedIn,
+      errors=(401, 422, 429), tags=("counsellors",))
+    r("POST", "/v1/counsellor/logout", logout, "Sign out", response=SignedOut, errors=(), tags=("counsellors",))
+    r("GET", "/v1/counsellor/me", me, "Who is signed in", response=SignedIn, auth=counsellor, errors=(),
       tags=("counsellors",))
-    r("POST", "/v1/counsellor/logout", logout, "Sign out", errors=(), tags=("counsellors",))
-    r("GET", "/v1/counsellor/me", me, "Who is signed in", auth=counsellor, errors=(), tags=("counsellors",))
-    r("GET", "/v1/counsellor/sessions", my_sessions, "Conversations this counsellor has opened", auth=counsellor,
-      errors=(), tags=("counsellors",))
+    r("GET", "/v1/counsellor/sessions", my_sessions, "Conversations this counsellor has opened",
+      response=SessionList, auth=counsellor, errors=(), tags=("counsellors",))
     r("POST", "/v1/counsellor/sessions", open_session, "Open a learner's conversation by the code they show",
-      body=OpenRequest, auth=counsellor, errors=(404, 422), tags=("counsellors",))
-    r("GET", "/v1/counsellor/sessions/{code}", view_session, "A conversation with notes", auth=counsellor,
-      errors=(404,), tags=("counsellors",))
+      body=OpenRequest, response=ConversationView, auth=counsellor, errors=(404, 422), tags=("counsellors",))
+    r("GET", "/v1/counsellor/sessions/{code}", view_session, "A conversation with notes", response=ConversationView,
+      auth=counsellor, errors=(404,), tags=("counsellors",))
     r("POST", "/v1/counsellor/sessions/{code}/marks", counsellor_mark, "Pin or remove a suggestion",
-      body=CounsellorMarkRequest, auth=counsellor, errors=(404, 422), tags=("counsellors",))
-    r("POST", "/v1/counsellor/sessions/{code}/notes", add_note, "Add a note", body=NoteRequest, status=201,
-      auth=counsellor, errors=(404, 422), tags=("counsellors",))
+      body=CounsellorMarkRequest, response=MarkAnswer, auth=counsellor, errors=(404, 422), tags=("counsellors",))
+    r("POST", "/v1/counsellor/sessions/{code}/notes", add_note, "Add a note", body=NoteRequest, response=NoteAnswer,
+      status=201, auth=counsellor, errors=(404, 422), tags=("counsellors",))
     r("POST", "/v1/counsellor/sessions/{code}/summary", send_summary, "E-mail the learner a plan",
-      body=SummaryRequest, status=202, auth=counsellor, errors=(404, 422), tags=("counsellors",))
+      body=SummaryRequest, response=SummaryAnswer, status=202, auth=counsellor, errors=(404, 422),
+      tags=("counsellors",))
     r("GET", "/", page("index.html"), "The learners' chat page", response_type="text/html", errors=(),
       tags=("pages",))
     r("GET", "/counsellor", page("counsellor.html"), "The counsellors' page", response_type="text/html", errors=(),

@@ -9,7 +9,7 @@ import asyncio
 import logging
 from pathlib import Path
 
-from services.guidance import storage
+from services.guidance import handlers, storage
 from services.guidance.conversations import Chat
 from services.guidance.search_client import SearchClient
 from services.guidance.settings import GuidanceSettings
@@ -32,9 +32,7 @@ class GuidanceService(BusService):
                          retention_days=settings.chat_retention_days, login_hours=settings.counsellor_login_hours)
 
     def register_handlers(self) -> None:
-        from services.guidance.handlers import register
-
-        register(self.bus, self.chat)
+        handlers.register(self.bus, self.chat)
 
     async def on_start(self) -> None:
         self.spawn(self._purge_forever(), "chat-retention")

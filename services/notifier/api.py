@@ -23,15 +23,36 @@ class DeliveryQuery(BaseModel):
     cursor: int | None = Field(None, ge=0, lt=MAX_ID, description="the `next` of the previous page")
 
 
+class Delivery(BaseModel, extra="allow"):
+    id: int
+    status: Literal["pending", "sending", "sent", "retry", "failed", "cancelled"]
+    template: str
+    attempts: int
+    last_error: str | None
+    created_at: str
+    sent_at: str | None
+
+
+class Deliveries(BaseModel):
+    items: list[Delivery]
+    total: int
+    next: str | None = Field(description="the cursor of the next page")
+
+
+class Resent(BaseModel):
+    id: int
+    status: Literal["pending"]
+
+
 def create_app(service: NotifierService) -> web.Application:
     app = web.Application(middlewares=make_middlewares("notifier"))
     app[SERVICE] = service
     add_health_routes(app, {"database": service.db_ready, "broker": service.broker_ready})
     api = Api(app, "Vux Västerbotten notifier", "E-mails to applicants and learners: what was sent, and resending.")
     api.route("GET", "/v1/deliveries", list_deliveries, "E-mail deliveries, newest last, paged", query=DeliveryQuery,
-              auth=("bearer",), errors=(400, 403), tags=("operators",))
+              response=Deliveries, auth=("bearer",), errors=(400, 403), tags=("operators",))
     api.route("POST", "/v1/deliveries/{id}/resend", resend, "Send a failed or cancelled e-mail again",
-              auth=("bearer",), errors=(403, 404, 409), tags=("operators",))
+              response=Resent, auth=("bearer",), errors=(403, 404, 409), tags=("operators",))
     return app
 
 

@@ -44,6 +44,57 @@ class OccurrencesRequest(BaseModel):
     ids: list[str] = Field(min_length=1, max_length=50)
 
 
+# --- what the answers look like (documented in /openapi.json) ---
+
+class Job(BaseModel):
+    occupation: str = Field(description="as the text named it")
+    ssyk4: str
+    years: int | None = None
+
+
+class Understood(BaseModel):
+    lang: str = Field(description="the text's language (or the one asked for when the text is too short to tell)")
+    occupations: list[dict] = Field(description="JobTech occupations named: occupation, named, ssyk4, group, role "
+                                                "(experience | goal)")
+    experience: list[Job]
+    goals: list[Job]
+    years: int | None = Field(description="years of experience named in the text")
+    skills: list[str] = Field(description="JobTech skills named")
+    summary: str = Field(description="what was understood, in words a counsellor can read aloud")
+
+
+class Result(BaseModel, extra="allow"):
+    kind: Literal["course", "validation", "learning_centre"]
+    id: str
+    title: str | None
+    score: float
+    why: list[str] = Field(description="the text's words the document shares")
+    occurrences: list[dict] | None = Field(None, description="courses: where and when, those fitting the filters")
+    more_occurrences: int | None = None
+    learning_centre: dict | None = Field(None, description="distance courses: the centre nearest the home")
+
+
+class SearchAnswer(BaseModel):
+    results: list[Result]
+    understood: Understood | None = Field(None, description="absent when `understand` is false")
+    took_ms: float
+    notice: str | None = Field(None, description="the text was cut")
+
+
+class UnderstandAnswer(BaseModel):
+    understood: Understood
+    notice: str | None = None
+
+
+class KnownOccurrences(BaseModel):
+    known: list[str]
+
+
+class Digests(BaseModel):
+    documents: dict[str, str] = Field(description='"kind:id" -> digest of the document held')
+    unembedded: list[str] = Field(description="documents whose vector is not (yet) in the index")
+
+
 def create_app(service: SearchService) -> web.Application:
     app = web.Application(middlewares=make_middlewares("search"))
     app[SERVICE] = service
@@ -51,15 +102,16 @@ def create_app(service: SearchService) -> web.Application:
     api = Api(app, "Vux Västerbotten search", "Matches a learner's own words to courses, validation offers and "
               "learning centres, and reads what a text says about its writer.")
     api.route("POST", "/v1/search", search, "Courses, validation offers and learning centres for a text",
-              body=SearchRequest, errors=(400, 422, 503), tags=("search",))
+              body=SearchRequest, response=SearchAnswer, errors=(400, 422, 503), tags=("search",))
     api.route("POST", "/v1/understand", understand, "What a text says about its writer: language, occupations "
               "worked in and wanted (SSYK-4), years, skills, and a summary", body=UnderstandRequest,
-              errors=(400, 422), tags=("search",))
+              response=UnderstandAnswer, errors=(400, 422), tags=("search",))
     api.route("POST", "/v1/occurrences/known", known_occurrences, "Which of these course occurrences the "
-              "catalogue offers", body=OccurrencesRequest, errors=(422, 503), tags=("search",))
+              "catalogue offers", body=OccurrencesRequest, response=KnownOccurrences, errors=(422, 503),
+              tags=("search",))
     api.route("GET", "/v1/index/digests", index_digests, "A digest of every document in this replica's index "
-              "(to compare with the catalogue: `python -m services.search check-index`)", errors=(503,),
-              tags=("operations",))
+              "(to compare with the catalogue: `python -m services.search check-index`)", response=Digests,
+              errors=(503,), tags=("operations",))
     # The chat pages moved to the guidance service: old links and bookmarks still arrive.
     for path in ("/", "/counsellor"):
         api.route("GET", path, moved, "Moved to the guidance service", status=308, response_type="text/html",

@@ -116,7 +116,7 @@ class Embedder:
     async def _in_background(self, texts: list[str]) -> np.ndarray:
         return await asyncio.get_running_loop().run_in_executor(self._background, self._encode, texts, "passage")
 
-    def _encode_onnx(self, session, texts: list[str], kind: str, batch: int = 16) -> np.ndarray:  # noqa: ANN001
+    def _encode_onnx(self, session, texts: list[str], kind: str, batch: int = 8) -> np.ndarray:  # noqa: ANN001
         """Through the int8 encoder (pooling and normalisation inside), in batches of like length."""
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         out = np.zeros((len(texts), self.dim), np.float32)

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import faiss
 import numpy as np
 
+from services.search.textwords import words
+
 KINDS = ("course", "validation", "learning_centre")
 
 
@@ -128,8 +130,6 @@ class SearchIndex:
         if not holders:
             return ""
         doc = self.entries[next(iter(holders))].doc
-        from services.search.ranking import words
-
         return " ".join(words(doc.get("title") or doc.get("name") or ""))
 
     def code_of(self, key: str) -> str | None:

@@ -8,16 +8,10 @@ from functools import lru_cache
 from pydantic import BaseModel, Field
 
 from services.search.index import Entry, SearchIndex
+from services.search.textwords import words
 from shared.reference import distance_km, municipalities
 
 _word = re.compile(r"\w+", re.UNICODE)
-# Words that carry no meaning for matching a person to a course (Swedish and English).
-STOP = set("""och att det som en ett är för på med har jag inte av till den de om kan vill var men så
-eller från vid vara mitt min mina där här hur vad när också bara mycket inom samt även sina sitt sin
-kursen kurs ämnet eleven eleverna kunskaper the and for with have has was not you your are this that from
-into about want would like worked work years year""".split())
-
-
 class Filters(BaseModel):
     home_municipality: str | None = Field(None, pattern=r"^\d{4}$")
     max_distance_km: float | None = Field(None, gt=0, le=2000)
@@ -54,10 +48,6 @@ def occurrence_ok(o: dict, f: Filters, today: date) -> bool:
     if f.language and o.get("languages") and f.language not in o["languages"]:
         return False
     return True
-
-
-def words(text: str) -> list[str]:
-    return [w for w in (m.lower() for m in _word.findall(text)) if len(w) > 3 and w not in STOP]
 
 
 @lru_cache(maxsize=8192)

@@ -19,7 +19,7 @@ import aiohttp
 import numpy as np
 from prometheus_client import Gauge
 
-from services.search import ranking, storage, understanding
+from services.search import handlers, ranking, storage, understanding
 from services.search.embedder import Embedder, text_key
 from services.search.embedding import EmbedWorker, decode_vector, request, signature_of
 from services.search.index import SearchIndex, doc_text
@@ -69,9 +69,7 @@ class SearchService(BusService):
         self._lock = asyncio.Lock()  # index changes one at a time
 
     def register_handlers(self) -> None:
-        from services.search.handlers import register
-
-        register(self.bus, self, self.settings.instance_name, self.settings.embed_worker)
+        handlers.register(self.bus, self, self.settings.instance_name, self.settings.embed_worker)
 
     async def on_start(self) -> None:
         self.embedder = await asyncio.to_thread(Embedder, self.settings.embedding_model,

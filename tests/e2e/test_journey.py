@@ -310,7 +310,7 @@ async def test_the_county_journey_under_faults(county: County, smtp):
 
 async def _mail_settled(county: County) -> bool:
     status, out = await county.call("notifier", "GET", "/v1/deliveries", token=county.operator, limit=500)
-    return status == 200 and all(d["status"] in ("sent", "failed", "cancelled") for d in out["items"])
+    return status == 200 and out["items"] and all(d["status"] in ("sent", "failed", "cancelled") for d in out["items"])
 
 
 async def parked_then_replayed(county: County, smtp, contested_course: dict) -> str:
