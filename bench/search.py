@@ -93,7 +93,9 @@ async def run(n_occ: int, n_courses: int, queries: list[str]) -> dict:
                         break
                 await asyncio.sleep(0.5)
             build_s = time.perf_counter() - t0
-            await asyncio.sleep(1)  # steady state
+            while await metric(http, sbase, "vux_search_waiting_documents") > 0:  # steady state: all embedded
+                await asyncio.sleep(0.2)
+            await asyncio.sleep(1)
             await search(http, sbase, "uppvärmning")
             lat = []
             for q in queries:

@@ -246,3 +246,37 @@ async def test_chat_turns_are_rate_limited_per_client(catalogue, search, guidanc
         statuses.append(status)
     assert statuses[:limit] == [200] * limit and statuses[limit:] == [429, 429]
     assert body["retry_after_s"] > 0
+
+
+async def test_when_search_is_away_the_learner_still_gets_a_clear_answer(db_factory, bus_names):
+    """Guidance with no search behind it: the turn is kept, the place is read, and the reply says that
+    courses cannot be searched just now, in the learner's language; applying waits (503)."""
+    from services.guidance.api import create_app
+    from services.guidance.service import GuidanceService
+    from services.guidance.settings import GuidanceSettings
+    from tests.conftest import AMQP_URL, RunningGuidance, free_port, served
+
+    port = free_port()
+    settings = GuidanceSettings(database_url=await db_factory("guidance"), amqp_url=AMQP_URL, http_port=port,
+                                search_url=f"http://127.0.0.1:{free_port()}", search_timeout_s=1.0, **bus_names)
+    service = GuidanceService(settings)
+    import aiohttp
+
+    async with served(service, create_app, port, lambda: service.bus.consuming, "guidance"), \
+            aiohttp.ClientSession() as http:
+        g = RunningGuidance(f"http://127.0.0.1:{port}", service, http, settings)
+        status, out = await chat(g, "Jag bor i Lycksele och vill läsa på distans", lang="sv")
+        assert status == 200 and out["degraded"] is True and out["suggestions"] == []
+        assert "kan inte söka bland kurserna just nu" in out["reply"]
+        assert out["understood"]["home_municipality"]["name"] == "Lycksele"
+        status, en = await chat(g, "I live in Umeå", out["session_id"], lang="en")
+        assert status == 200 and "cannot search the courses just now" in en["reply"]
+        async with http.get(f"{g.url}/v1/chat/session", headers={"X-Chat-Session": out["session_id"]}) as r:
+            view = await r.json(content_type=None)
+        assert [m["role"] for m in view["transcript"]] == ["learner", "assistant"] * 2  # nothing lost
+        async with http.post(f"{g.url}/v1/chat/apply", json={
+                "session_id": out["session_id"], "choices": ["e.2480.X.1"], "consent": True,
+                "applicant": {"name": "Sara Lind", "email": "sara@example.se", "home_municipality": "2481",
+                              "education_level": "primary", "employment": "unemployed"}}) as r:
+            body = await r.json(content_type=None)
+        assert r.status == 503 and "try again" in body["detail"]

@@ -30,6 +30,7 @@ async def embedded(http: aiohttp.ClientSession, url: str) -> float:
     return await metric(http, url, "vux_search_texts_embedded_total")
 
 
+@pytest.mark.timeout(900)  # three processes load the model and embed 1,094 course texts on two cores
 async def test_each_distinct_text_is_embedded_once_across_replicas_and_workers(tmp_path):
     system = System(tmp_path)
     dbs = {s: f"vux_test_{system.run_id}_{s}" for s in ("catalogue", "search")}

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -32,6 +33,15 @@ def _onnx_session(path: str):  # noqa: ANN202
     return ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
 
 
+def _prompts(model: str) -> dict[str, str]:
+    """The model's query and passage prefixes (sentence-transformers' own config file), without loading it."""
+    try:
+        with open(os.path.join(model, "config_sentence_transformers.json"), encoding="utf-8") as f:
+            return json.load(f).get("prompts") or {}
+    except (OSError, ValueError):
+        return {}
+
+
 def text_key(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
 
@@ -40,17 +50,13 @@ class Embedder:
     def __init__(self, model: str, max_tokens: int = 256, query_backend: str = "onnx-int8",
                  device: str = "cpu", passage_backend: str = "torch") -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub at run time
-        from sentence_transformers import SentenceTransformer
-
         if device == "auto":
             import torch
 
             device = "cuda" if torch.cuda.is_available() else "cpu"
-        self.device = device
-        self.model = SentenceTransformer(model, device=device)
-        get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
-        self.dim = get_dim()
-        self.model.max_seq_length = max_tokens
+        self.name, self.device, self.max_tokens = model, device, max_tokens
+        self._model = None
+        self._model_lock = threading.Lock()
         self._query_session = self._passage_session = None
         onnx_path = os.path.join(model, "onnx", "query_qint8.onnx")
         self._recent: dict[str, np.ndarray] = {}  # query text -> vector, oldest first
@@ -58,10 +64,10 @@ class Embedder:
         self._flusher: asyncio.Task | None = None
         self._lock = threading.Lock()  # one encode at a time: the model is not re-entrant across threads
         self._background = ThreadPoolExecutor(1, thread_name_prefix="embed-passages", initializer=_background_priority)
-        prompts = self.model.prompts or {}
         if os.path.exists(onnx_path) and "onnx-int8" in (query_backend, passage_backend):
             from tokenizers import Tokenizer
 
+            prompts = _prompts(model)
             self._tokenizer = Tokenizer.from_file(os.path.join(model, "tokenizer.json"))
             self._tokenizer.enable_truncation(max_tokens)
             self._tokenizer.enable_padding(pad_id=self._tokenizer.token_to_id("<pad>") or 1, pad_token="<pad>")
@@ -72,9 +78,27 @@ class Embedder:
             if passage_backend == "onnx-int8" and device == "cpu":
                 # Made on the low-priority thread, so the session's own threads inherit its priority.
                 self._passage_session = self._background.submit(_onnx_session, onnx_path).result()
+        session = self._query_session or self._passage_session
+        # With the ONNX encoder for queries, the sentence-transformers model is loaded only when a passage
+        # is first embedded (seconds): a replica that embeds nothing is ready without it.
+        if session is not None:
+            self.dim = int(session.get_outputs()[0].shape[-1])
+        else:
+            m = self.model
+            self.dim = (getattr(m, "get_embedding_dimension", None) or m.get_sentence_embedding_dimension)()
         # Vectors made with another model, cut elsewhere or by another encoder are not comparable.
         self.signature = (f"{os.path.abspath(model) if os.path.exists(model) else model}|{max_tokens}"
                           + ("|onnx-int8" if self._passage_session is not None else ""))
+
+    @property
+    def model(self):  # noqa: ANN201 - SentenceTransformer
+        with self._model_lock:
+            if self._model is None:
+                from sentence_transformers import SentenceTransformer
+
+                self._model = SentenceTransformer(self.name, device=self.device)
+                self._model.max_seq_length = self.max_tokens
+        return self._model
 
     def _encode(self, texts: list[str], prompt_name: str) -> np.ndarray:
         if prompt_name == "passage" and self._passage_session is not None:

@@ -175,6 +175,10 @@ class SearchService(BusService):
                 self.index.put(kind, rid, w.doc, w.key, w.text, vector, w.version)
         self._asked.pop(p.key, None)
         self._count()
+        if not self.waiting:
+            # A burst of changes is in: its documents are long-lived, so keep them out of the cyclic
+            # garbage collector's full passes (30-50 ms pauses on the query path otherwise).
+            gc.freeze()
 
     async def withdraw(self, kind: str, rid: str, version: str) -> bool:
         async with self._lock:
