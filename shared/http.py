@@ -115,6 +115,18 @@ async def serve_until_signalled(app: web.Application, host: str, port: int,
         await on_stop()
 
 
+def learner_text(raw: str, field: str, cap: int) -> tuple[str, str | None]:
+    """What a learner wrote, ready to read: whitespace folded, cut at `cap` characters (with a notice
+    saying so); a Problem (400) when nothing is left."""
+    text = " ".join(raw.split())
+    if not text:
+        raise Problem(400, f"{field} is empty: write something about yourself or what you are looking for",
+                      field=field)
+    if len(text) > cap:
+        return text[:cap], f"the {field} was longer than {cap} characters; only the first {cap} were used"
+    return text, None
+
+
 async def read_json_model(request: web.Request, model, max_bytes: int = 256 * 1024):  # noqa: ANN001, ANN201
     """Parse a JSON body into a pydantic model; every failure is a 4xx that says what and where."""
     from pydantic import ValidationError

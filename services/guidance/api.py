@@ -16,7 +16,9 @@ from services.guidance.conversations import Counsellor
 from services.guidance.service import GuidanceService
 from shared.events import ApplicantFacts
 from shared.openapi import Api
-from shared.http import RateLimit, add_health_routes, json_response, make_middlewares, read_json_model
+from shared.http import (
+    RateLimit, add_health_routes, json_response, learner_text, make_middlewares, read_json_model,
+)
 from shared.problems import Problem
 from shared.reference import municipalities
 
@@ -181,17 +183,6 @@ def create_app(service: GuidanceService) -> web.Application:
     return app
 
 
-def learner_text(service: GuidanceService, raw: str, field: str) -> tuple[str, str | None]:
-    """What a learner wrote, ready to read: whitespace folded, capped (with a notice saying so); 400 when empty."""
-    text = " ".join(raw.split())
-    if not text:
-        raise Problem(400, f"{field} is empty: write something about yourself or what you are looking for")
-    cap = service.settings.max_message_chars
-    if len(text) > cap:
-        return text[:cap], f"the {field} was longer than {cap} characters; only the first {cap} were used"
-    return text, None
-
-
 def add_chat_routes(api: Api, service: GuidanceService) -> None:
     chat = service.chat
     limit = RateLimit(service.settings.chat_rate_per_minute)
@@ -199,7 +190,7 @@ def add_chat_routes(api: Api, service: GuidanceService) -> None:
     async def post_chat(request: web.Request) -> web.Response:
         limit.check(request.remote or "?")
         body = await read_json_model(request, ChatRequest)
-        message, notice = learner_text(service, body.message, "message")
+        message, notice = learner_text(body.message, "message", service.settings.max_message_chars)
         out = await chat.turn(body.session_id, message, body.lang)
         if notice:
             out["notice"] = notice

@@ -10,7 +10,7 @@ from services.search import understanding
 from services.search.ranking import Filters
 from services.search.service import SearchService
 from shared.openapi import Api
-from shared.http import add_health_routes, json_response, make_middlewares, read_json_model
+from shared.http import add_health_routes, json_response, learner_text, make_middlewares, read_json_model
 from shared.problems import Problem
 
 SERVICE = web.AppKey("service", SearchService)
@@ -119,17 +119,6 @@ def create_app(service: SearchService) -> web.Application:
     return app
 
 
-def learner_text(service: SearchService, raw: str, field: str) -> tuple[str, str | None]:
-    """A text ready to read: whitespace folded, capped (with a notice saying so); 400 when empty."""
-    text = " ".join(raw.split())
-    if not text:
-        raise Problem(400, f"{field} is empty: write something about yourself or what you are looking for")
-    cap = service.settings.max_query_chars
-    if len(text) > cap:
-        return text[:cap], f"the {field} was longer than {cap} characters; only the first {cap} were used"
-    return text, None
-
-
 def _loaded(service: SearchService) -> None:
     if service.index is None or service.embedder is None:
         raise Problem(503, "the search index is still loading; try again in a moment")
@@ -138,7 +127,7 @@ def _loaded(service: SearchService) -> None:
 async def search(request: web.Request) -> web.Response:
     service = request.app[SERVICE]
     body = await read_json_model(request, SearchRequest)
-    text, notice = learner_text(service, body.text, "text")
+    text, notice = learner_text(body.text, "text", service.settings.max_query_chars)
     _loaded(service)
     out = await service.search(text, body.limit, body.filters, set(body.kinds), body.understand, body.lang)
     if notice:
@@ -149,7 +138,7 @@ async def search(request: web.Request) -> web.Response:
 async def understand(request: web.Request) -> web.Response:
     service = request.app[SERVICE]
     body = await read_json_model(request, UnderstandRequest)
-    text, notice = learner_text(service, body.text, "text")
+    text, notice = learner_text(body.text, "text", service.settings.max_query_chars)
     lang = understanding.detect_language(text, body.lang)
     out = {"understood": understanding.read(text, lang)}
     if notice:
