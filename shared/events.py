@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime, timezone
-from typing import Annotated, Any, ClassVar, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
@@ -17,6 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
+
+# The languages a learner is answered in (the pages, the assistant, the e-mails).
+Lang = Literal["sv", "en", "ar", "so", "fa"]
 
 class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=False)
@@ -127,7 +130,7 @@ class ApplicantFacts(Model):
     home_municipality: str = Field(pattern=r"^\d{4}$")
     education_level: EducationLevel
     employment: Employment
-    lang: Literal["sv", "en", "ar", "so", "fa"] = "sv"
+    lang: Lang = "sv"
 
 
 class ApplicationForm(Model):

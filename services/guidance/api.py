@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 
 from services.guidance.conversations import Counsellor
 from services.guidance.service import GuidanceService
-from shared.events import ApplicantFacts
+from shared.events import ApplicantFacts, Lang
 from shared.openapi import Api
 from shared.http import (
     RateLimit, add_health_routes, json_response, learner_text, make_middlewares, read_json_model,
@@ -24,7 +24,6 @@ from shared.reference import municipalities
 
 WEB = Path(__file__).parent / "web"
 COOKIE = "vux_counsellor"
-Lang = Literal["sv", "en", "ar", "so", "fa"]
 SECURITY_HEADERS = {
     # Feed texts are untrusted: nothing inline may run, only this page's own script.
     "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "

@@ -16,7 +16,6 @@ from pydantic import BaseModel, Field
 
 from shared.reference import municipalities
 
-LANGS = ("sv", "en", "ar", "so", "fa")
 _word = re.compile(r"\w+", re.UNICODE)
 
 

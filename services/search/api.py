@@ -9,12 +9,12 @@ from pydantic import BaseModel, Field, field_validator
 from services.search import understanding
 from services.search.ranking import Filters
 from services.search.service import SearchService
+from shared.events import Lang
 from shared.openapi import Api
 from shared.http import add_health_routes, json_response, learner_text, make_middlewares, read_json_model
 from shared.problems import Problem
 
 SERVICE = web.AppKey("service", SearchService)
-Lang = Literal["sv", "en", "ar", "so", "fa"]
 
 
 class SearchRequest(BaseModel):

@@ -15,7 +15,6 @@ from pathlib import Path
 from services.search.taxonomy import named_occupations, named_skills
 
 WORDS = Path(__file__).parent / "words.json"
-LANGS = ("sv", "en", "ar", "fa", "so")
 _word = re.compile(r"\w+", re.UNICODE)
 
 # --- language -----------------------------------------------------------------------------------
