@@ -41,6 +41,7 @@ _CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I to misread 
 _WORKED = re.compile(r"(jobbat|arbetat|jobbar|arbetar|erfarenhet|worked|working|experience|اشتغلت|عملت|كنت أعمل|"
                      r"کار کرده|کار می|ka shaqeeyay|shaqeeyay)")
 
+
 def session_key(session_id: str) -> str:
     return hashlib.sha256(session_id.encode()).hexdigest()
 
@@ -92,7 +93,7 @@ class Chat:
         row = await self._session(session_id) if session_id else None
         if session_id and row is None:
             raise Problem(404, "no such conversation: it may have been deleted or have expired; start a new one "
-                                 "with session_id null")
+                               "with session_id null")
         profile = Profile.model_validate_json(row.profile) if row else Profile()
         current = row.lang if row else None
         # Search reads the message (language, occupations, years, skills); when it cannot be reached the
