@@ -46,7 +46,12 @@ class Applications:
             raise Problem(422, "choices: the same course occurrence is listed twice", field="choices")
         form_hash = digest(orjson.dumps(form.model_dump(mode="json", exclude={"chat_session_id"}),
                                         option=orjson.OPT_SORT_KEYS).decode())
+        email_key = digest(email.lower())
         async with self.writer.begin() as conn:
+            # One submission per address at a time (across replicas on PostgreSQL): a command delivered
+            # twice at once would otherwise pass the duplicate check twice and be refused as a second
+            # application of the same address.
+            await storage.lock(conn, f"application:{email_key}")
             existing = await storage.application_by_submission(conn, form.submission_id)
             if existing is not None:
                 if existing.form_hash != form_hash:
@@ -54,7 +59,6 @@ class Applications:
                                   field="submission_id", application_id=existing.id)
                 return 200, {"application_id": existing.id, "status": existing.status, "duplicate": True,
                              "message": "this submission was already received; nothing new was created"}
-            email_key = digest(email.lower())
             other = await storage.active_application_with_email(conn, email_key, ACTIVE_STATUSES)
             if other is not None:
                 raise Problem(409, "this e-mail address already has an active application; change that one or "
