@@ -79,3 +79,27 @@ def test_the_int8_query_encoder_stays_close_to_the_full_model(models):
     assert cos.min() >= 0.97 and np.median(cos) >= 0.98, cos
     # The same nearest text for every text among the others: the ranking it induces is the same.
     assert ((got @ ref.T).argmax(1) == np.arange(len(TEXTS))).all()
+
+
+def test_the_int8_passage_encoder_stays_close_to_the_full_model(models):
+    """PASSAGE_BACKEND=onnx-int8 (per-channel weights, for CPUs where int8 pays): a course text of a
+    few hundred tokens must keep its vector and its nearest neighbour."""
+    import numpy as np
+
+    from services.catalogue import demo
+    from services.search.embedder import Embedder
+
+    st, _ = models
+    fast = Embedder(str(DEFAULT_DIR), 256, passage_backend="onnx-int8")
+    assert fast._passage_session is not None
+    texts = [demo.course_text(c) for c in list(demo.courses().values())[:24]]
+    assert len(texts) == 24
+    cut, st.max_seq_length = st.max_seq_length, 256  # as the service cuts them
+    try:
+        ref = st.encode(texts, prompt_name="passage", normalize_embeddings=True)
+    finally:
+        st.max_seq_length = cut
+    got = fast._encode(texts, "passage")
+    cos = (ref * got).sum(1)
+    assert cos.min() >= 0.99 and np.median(cos) >= 0.995, cos
+    assert ((got @ ref.T).argmax(1) == np.arange(len(texts))).all()

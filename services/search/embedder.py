@@ -11,6 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from prometheus_client import Histogram
 
+from services.search.model_build import PASSAGE_ONNX, QUERY_ONNX
+
 EMBED_SECONDS = Histogram("vux_embedding_seconds", "Time to embed a batch of texts", ["kind"],
                           buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
 
@@ -58,13 +60,13 @@ class Embedder:
         self._model = None
         self._model_lock = threading.Lock()
         self._query_session = self._passage_session = None
-        onnx_path = os.path.join(model, "onnx", "query_qint8.onnx")
+        query_onnx, passage_onnx = os.path.join(model, QUERY_ONNX), os.path.join(model, PASSAGE_ONNX)
         self._recent: dict[str, np.ndarray] = {}  # query text -> vector, oldest first
         self._pending: list[tuple[str, asyncio.Future]] = []
         self._flusher: asyncio.Task | None = None
         self._lock = threading.Lock()  # one encode at a time: the model is not re-entrant across threads
         self._background = ThreadPoolExecutor(1, thread_name_prefix="embed-passages", initializer=_background_priority)
-        if os.path.exists(onnx_path) and "onnx-int8" in (query_backend, passage_backend):
+        if "onnx-int8" in (query_backend, passage_backend) and os.path.exists(query_onnx):
             from tokenizers import Tokenizer
 
             prompts = _prompts(model)
@@ -74,10 +76,10 @@ class Embedder:
             self._query_prefix = prompts.get("query", "query: ")
             self._passage_prefix = prompts.get("passage", "passage: ")
             if query_backend == "onnx-int8":
-                self._query_session = _onnx_session(onnx_path)
-            if passage_backend == "onnx-int8" and device == "cpu":
+                self._query_session = _onnx_session(query_onnx)
+            if passage_backend == "onnx-int8" and device == "cpu" and os.path.exists(passage_onnx):
                 # Made on the low-priority thread, so the session's own threads inherit its priority.
-                self._passage_session = self._background.submit(_onnx_session, onnx_path).result()
+                self._passage_session = self._background.submit(_onnx_session, passage_onnx).result()
         session = self._query_session or self._passage_session
         # With the ONNX encoder for queries, the sentence-transformers model is loaded only when a passage
         # is first embedded (seconds): a replica that embeds nothing is ready without it.
@@ -88,7 +90,7 @@ class Embedder:
             self.dim = (getattr(m, "get_embedding_dimension", None) or m.get_sentence_embedding_dimension)()
         # Vectors made with another model, cut elsewhere or by another encoder are not comparable.
         self.signature = (f"{os.path.abspath(model) if os.path.exists(model) else model}|{max_tokens}"
-                          + ("|onnx-int8" if self._passage_session is not None else ""))
+                          + ("|int8-per-channel" if self._passage_session is not None else ""))
 
     @property
     def model(self):  # noqa: ANN201 - SentenceTransformer
@@ -104,7 +106,9 @@ class Embedder:
         if prompt_name == "passage" and self._passage_session is not None:
             return self._encode_onnx(self._passage_session, [self._passage_prefix + t for t in texts], "passage")
         with self._lock, EMBED_SECONDS.labels(prompt_name).time():
-            v = self.model.encode(texts, prompt_name=prompt_name, normalize_embeddings=True, batch_size=32,
+            # Batches of 8 texts (sorted by length inside): on two CPU cores ~24 passages of ~220 tokens
+            # a second, against ~17 in batches of 32 (less padding, the activations stay in cache).
+            v = self.model.encode(texts, prompt_name=prompt_name, normalize_embeddings=True, batch_size=8,
                                   convert_to_numpy=True, show_progress_bar=False)
         return v.astype(np.float32)
 
