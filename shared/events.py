@@ -11,7 +11,7 @@ from datetime import date, datetime, timezone
 from typing import Annotated, Any, Literal, Union
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, TypeAdapter
 
 
 def utcnow() -> datetime:
@@ -55,7 +55,7 @@ class OccurrenceDoc(Model):
     continuous_intake: bool = False
     languages: list[str] = Field(default_factory=list)
     url: str | None = None
-    places: int | None = None
+    places: int | None = Field(None, ge=0, le=10_000)
     cancelled: bool = False
 
 
@@ -139,7 +139,7 @@ class ApplicationForm(Model):
     submission_id: str = Field(min_length=8, max_length=80, description="client key: the same submission twice is one application")
     applicant: ApplicantFacts
     choices: list[str] = Field(min_length=1, max_length=5, description="occurrence ids, best first")
-    consent: bool = Field(description="consent to the processing of personal data; must be true")
+    consent: StrictBool = Field(description="consent to the processing of personal data; must be true")
     chat_session_id: str | None = None
 
 

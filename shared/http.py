@@ -34,9 +34,40 @@ def problem_response(problem: Problem) -> web.Response:
     return resp
 
 
+def check_request_head(request: web.Request) -> None:
+    """Refuse what no route should have to handle: header bytes that are not UTF-8 (aiohttp keeps
+    them as surrogates, which fail later wherever they are encoded) and a query parameter given
+    twice (which of `?confirm=1&confirm=0` counts is a guess)."""
+    for name, value in request.headers.items():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise Problem(400, f"the header {name} is not valid UTF-8", field=name) from None
+    seen: set[str] = set()
+    for key, _ in request.query.items():  # one item per value (iterating the keys gives each once)
+        if key in seen:
+            raise Problem(400, f"the query parameter {key!r} is given more than once; give it once", field=key)
+        seen.add(key)
+
+
+def query_flag(request: web.Request, name: str) -> bool:
+    """A yes/no query parameter: `true` or `false` (absent is false); anything else is a 400, so that
+    a typo never counts as yes."""
+    raw = request.query.get(name)
+    if raw is None:
+        return False
+    if raw.lower() not in ("true", "false"):
+        raise Problem(400, f"{name} must be true or false, not {raw[:40]!r}", field=name)
+    return raw.lower() == "true"
+
+
 def make_middlewares(service: str) -> list:
     @web.middleware
     async def correlation(request: web.Request, handler):
+        try:
+            check_request_head(request)
+        except Problem as exc:
+            return problem_response(exc)
         cid = request.headers.get("X-Correlation-ID") or str(uuid.uuid4())
         token = correlation_id.set(cid[:80])
         try:

@@ -12,7 +12,7 @@ from services.catalogue import storage
 from services.catalogue.auth import may_push
 from services.catalogue.service import CatalogueService
 from shared.tokens import authenticate
-from shared.http import RateLimit, add_health_routes, json_response, make_middlewares
+from shared.http import RateLimit, add_health_routes, json_response, make_middlewares, query_flag
 from shared.problems import Problem
 from shared.events import CourseDoc
 from shared.openapi import Api
@@ -129,7 +129,7 @@ async def _push(request: web.Request, mode: str) -> web.Response:
         raise Problem(413, f"the feed is larger than the limit of {limit} bytes") from None
     if not body.strip():
         raise Problem(400, "the request body is empty; send the feed in the body")
-    confirm = request.query.get("confirm_withdrawals", "").lower() in ("1", "true", "yes")
+    confirm = query_flag(request, "confirm_withdrawals")
     return json_response(await service.ingest(municipality=code, body=body, content_type=request.content_type,
                                               mode=mode, fmt=fmt, confirm=confirm, caller=caller))
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Literal
 
 from aiohttp import web
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 
 from services.guidance.conversations import Counsellor
 from services.guidance.service import GuidanceService
@@ -51,7 +51,7 @@ class ApplyRequest(BaseModel):
     submission_id: str | None = Field(None, min_length=8, max_length=80, pattern=r"^[A-Za-z0-9_-]+$")
     applicant: ApplicantFacts
     choices: list[str] = Field(min_length=1, max_length=5)
-    consent: bool
+    consent: StrictBool  # "yes" or 1 is not consent: only a JSON true
 
 
 class LoginRequest(BaseModel):

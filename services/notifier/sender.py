@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import ssl
 from datetime import timedelta
 
@@ -23,6 +24,13 @@ from shared.logs import correlation_id
 from shared.db import Writer
 
 log = logging.getLogger(__name__)
+ADDRESS = re.compile(r"[^\s<>\"'(),;:@]+@[^\s<>\"'(),;:]+")
+
+
+def without_addresses(text: str) -> str:
+    """An SMTP answer or error as it may be kept and logged: relays quote the recipient's address
+    ("550 5.1.1 <anna@example.se>: ..."), which must not outlive an erasure in a column or a log."""
+    return ADDRESS.sub("<address>", text)
 SENT = Counter("vux_emails_total", "E-mails by outcome (sent, retried, failed)", ["outcome"])
 
 
@@ -215,6 +223,7 @@ class Sender:
 
     async def _failed(self, row, temporary: bool, answer: str) -> None:  # noqa: ANN001
         d = storage.deliveries
+        answer = without_addresses(answer)
         delays = self.s.send_retry_delays_s
         if temporary and row.attempts <= len(delays):
             delay = delays[row.attempts - 1]

@@ -10,7 +10,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from services.notifier import storage
 from services.notifier.compose import Composer, Undeliverable, whose
-from services.notifier.sender import Sender
+from services.notifier.sender import Sender, without_addresses
 from services.notifier.settings import NotifierSettings
 from shared.service import BusService
 from shared.problems import Problem
@@ -100,6 +100,7 @@ class NotifierService(BusService):
         from services.notifier.compose import TEMPLATE_FOR
 
         d = storage.deliveries
+        reason = without_addresses(reason)
         async with self.writer.begin() as conn:
             if not await claim_event(conn, storage.inbox, "notifier", str(event.event_id)):
                 return
@@ -122,6 +123,9 @@ class NotifierService(BusService):
                                .values(status="cancelled"))
             res = await conn.execute(update(d).where(d.c.application_id == application_id)
                                      .values(recipient="", subject="", raw=b""))
+            # Errors are kept without addresses; one written before that rule goes too.
+            await conn.execute(update(d).where(d.c.application_id == application_id, d.c.last_error.contains("@"))
+                               .values(last_error=None))
         return res.rowcount
 
     async def list_deliveries(self, status: str | None, limit: int, after: int | None) -> dict:

@@ -13,6 +13,7 @@ from shared.events import LearningCentreDoc, OccurrenceDoc, ProviderDoc, Validat
 
 KINDS = ("provider", "course", "occurrence", "validation_offer", "learning_centre")
 MAX_ID = 200
+MAX_PLACES = 10_000  # more than any course has; allocation counts seats in 32-bit columns
 
 
 class FeedFormatError(ValueError):
@@ -188,6 +189,8 @@ def check_occurrence(data: dict) -> None:
     places = data.get("places")
     if places is not None and places < 0:
         raise FieldError("places", f"number of places cannot be negative, got {places}")
+    if places is not None and places > MAX_PLACES:
+        raise FieldError("places", f"{places} places is more than any course has (at most {MAX_PLACES})")
 
 
 def slug(text: str) -> str:
