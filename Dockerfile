@@ -26,6 +26,7 @@ COPY --from=build /opt/models /opt/models
 COPY shared ./shared
 COPY services ./services
 COPY deploy ./deploy
+COPY scripts ./scripts
 RUN mkdir -p /app/var && chown vux:vux /app/var
 USER 10001
 VOLUME ["/app/var"]

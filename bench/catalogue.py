@@ -30,7 +30,7 @@ from _common import free_port, peak_mb  # noqa: E402
 
 from services.catalogue.demo import municipality_feed  # noqa: E402
 
-AMQP_URL = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+AMQP_URL = os.environ.get("BENCH_ADMIN_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/vux")  # the collector
 
 
 
@@ -41,7 +41,7 @@ async def main(n: int) -> dict:
     exchange = f"vux.bench.{uuid.uuid4().hex[:8]}"
     port = free_port()
     env = {**os.environ, "DATABASE_URL": db_url, "HTTP_PORT": str(port), "EVENTS_EXCHANGE": exchange,
-           "LOG_LEVEL": "WARNING", "AMQP_URL": AMQP_URL}
+           "LOG_LEVEL": "WARNING"}
     token = subprocess.run([sys.executable, "-m", "services.catalogue", "token", "create", "--region"], cwd=ROOT,
                            env=env, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
     body = json.dumps(municipality_feed("2480", target_occurrences=n)).encode()

@@ -117,7 +117,7 @@ async def run(quick: bool) -> dict:
     ports = {s: free_port() for s in ORDER}
     env = {**os.environ, "EVENTS_EXCHANGE": f"vux.bench.{run_id}", "QUEUE_PREFIX": f"bench.{run_id}.",
            "LOG_LEVEL": "WARNING", "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp.port),
-           "CHAT_RATE_PER_MINUTE": "100000",
+           "CHAT_RATE_PER_MINUTE": "100000", "APPLY_RATE_PER_MINUTE": "100000",
            "SEARCH__INSTANCE_NAME": f"bench-{run_id}"}
     for s, port in ports.items():
         env[f"{s.upper()}_PORT"] = str(port)
@@ -186,7 +186,7 @@ async def run(quick: bool) -> dict:
         except subprocess.TimeoutExpired:
             launcher.kill()
         smtp.stop()
-        await drop_broker_names(env.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"), env["QUEUE_PREFIX"],
+        await drop_broker_names("amqp://guest:guest@127.0.0.1:5672/vux", env["QUEUE_PREFIX"],
                                 env["EVENTS_EXCHANGE"])
     lat.sort()
     return {"learners": 20, "chat_p95_ms": round(percentile(lat, 0.95), 1),

@@ -26,10 +26,11 @@ from _common import free_port, peak_mb  # noqa: E402
 
 from aiosmtpd.controller import Controller  # noqa: E402
 
+from shared.broker import local_url  # noqa: E402
 from shared.bus import Bus  # noqa: E402
 from shared.events import ApplicationReceived  # noqa: E402
 
-AMQP_URL = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+
 
 
 
@@ -59,7 +60,7 @@ async def main(n: int) -> dict:
            "LOG_LEVEL": "WARNING", "CONSUMER_PREFETCH": "64"}
     proc = subprocess.Popen([sys.executable, "-m", "services.notifier"], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    bus = Bus(AMQP_URL, producer="bench", exchange=exchange)
+    bus = Bus(local_url("allocation"), producer="allocation", exchange=exchange)  # receipts come from allocation
     try:
         import urllib.request
 
@@ -72,7 +73,7 @@ async def main(n: int) -> dict:
                 pass
             await asyncio.sleep(0.1)
         await bus.connect(timeout=10)
-        events = [ApplicationReceived(producer="bench", payload={
+        events = [ApplicationReceived(producer="allocation", payload={
             "application_id": str(uuid.uuid4()), "contact": {"name": f"Learner {i}", "email": f"l{i}@example.se"},
             "home_municipality": "2480", "choices": [{"id": "e.1", "title": "Svenska 1", "municipality_code": "2480"}],
             "status_url": "https://vux.example/a"}) for i in range(n)]

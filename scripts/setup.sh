@@ -91,6 +91,8 @@ ensure_venv
 ensure_model
 if [ "${VUX_SKIP_SERVERS:-0}" != "1" ]; then
   ensure_rabbitmq
+  # The vhost and one broker user per service, allowed only its own events and queues.
+  .venv/bin/python -m scripts.broker_users
   ensure_postgres
   ensure_chromium
 fi

@@ -6,6 +6,12 @@ dead-letters back into the main queue) and a parking queue. A message is acked o
 handler succeeded or once a copy of it sits, confirmed, in a retry or parking queue. A body that
 is not a valid event is parked at once with the reason. Robust connections restore channels,
 queues and consumers after the broker restarts.
+
+Every message carries its publisher's broker user in `user_id`, which RabbitMQ checks against the
+connection's login; a consumer parks an event whose user is not the one allowed to produce that
+type (shared/events.py PRODUCERS). A message this service moved to its own retry or parking queue
+keeps its first publisher's user in the header `x-producer-user`, believed only when the message
+comes from this service's own user.
 """
 from __future__ import annotations
 
@@ -13,7 +19,8 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Awaitable, Callable
+from typing import Awaitable, Callable, Mapping
+from urllib.parse import unquote, urlsplit
 
 import aio_pika
 from aio_pika.abc import (
@@ -24,7 +31,7 @@ from aio_pika.abc import (
 )
 from pydantic import ValidationError
 
-from shared.events import Envelope, parse_event
+from shared.events import PRODUCERS, Envelope, parse_event
 from shared.logs import correlation_id
 from shared.metrics import MESSAGES, PUBLISHED
 
@@ -76,9 +83,14 @@ class Bus:
         retry_delays_s: list[float] | None = None,
         prefetch: int = 32,
         publish_timeout_s: float = 15.0,
+        producers: Mapping[str, str] | None = PRODUCERS,
     ) -> None:
         self.url = url
         self.producer = producer
+        # The broker user this process speaks as (RabbitMQ validates the user_id it stamps on messages).
+        self.user = unquote(urlsplit(url).username or "guest")
+        # Event type -> the broker user allowed to publish it; None trusts every publisher (tools only).
+        self.producers = producers
         self.exchange_name = exchange
         self.queue_prefix = queue_prefix
         self.retry_delays_s = list(retry_delays_s if retry_delays_s is not None else [1.0, 5.0, 30.0])
@@ -164,6 +176,7 @@ class Bus:
             correlation_id=correlation_id,
             type=event_type,
             app_id=self.producer,
+            user_id=self.user,
             timestamp=datetime.now(timezone.utc),
             headers=headers or {},
         )
@@ -228,36 +241,50 @@ class Bus:
 
         return on_message
 
+    def sender(self, message: AbstractIncomingMessage) -> str:
+        """The broker user that first published the message ("" when it carries none)."""
+        user = message.user_id or ""
+        if user == self.user and "x-producer-user" in (message.headers or {}):
+            return str(message.headers["x-producer-user"])  # moved by this service: its first publisher
+        return user
+
     async def _dispatch(self, sub: Subscription, message: AbstractIncomingMessage) -> None:
         headers = message.headers or {}
         retries = int(headers.get("x-retries", 0) or 0)
         queue = sub.names["main"]
+        sender = self.sender(message)
         try:
             event = parse_event(message.body)
         except ValidationError as exc:
-            await self._move(message, sub.names["parking"], retries,
+            await self._move(message, sub.names["parking"], retries, sender=sender,
                              reason=f"invalid message: {_short(exc)}", outcome="parked", queue=queue)
             return
         if not any(topic_matches(key, event.type) for key in sub.routing_keys):
             # Bound by mistake, or published to the queue directly: kept for a person to look at.
-            await self._move(message, sub.names["parking"], retries, outcome="parked", queue=queue,
+            await self._move(message, sub.names["parking"], retries, sender=sender, outcome="parked", queue=queue,
                              reason=f"event type {event.type!r} is not one this queue subscribes to "
                                     f"({', '.join(sub.routing_keys)})")
+            return
+        if self.producers is not None and sender != self.producers.get(event.type):
+            # A forged or misrouted event: kept for a person to look at, never handled.
+            await self._move(message, sub.names["parking"], retries, sender=sender, outcome="parked", queue=queue,
+                             reason=f"event type {event.type!r} may only come from broker user "
+                                    f"{self.producers.get(event.type)!r}; this one came from {sender or 'no user'!r}")
             return
         token = correlation_id.set(event.correlation_id)
         try:
             await sub.handler(event)
         except PermanentError as exc:
             await self._move(message, sub.names["parking"], retries, reason=f"rejected by handler: {_short(exc)}",
-                             outcome="parked", queue=queue)
+                             outcome="parked", queue=queue, sender=sender)
         except Exception as exc:  # noqa: BLE001 - every failure is retried, then parked
             if retries < len(self.retry_delays_s):
                 log.warning("handler failed for %s (attempt %d), retrying: %s", event.type, retries + 1, _short(exc))
                 await self._move(message, sub.names[f"retry{retries + 1}"], retries + 1,
-                                 reason=_short(exc), outcome="retried", queue=queue)
+                                 reason=_short(exc), outcome="retried", queue=queue, sender=sender)
             else:
                 log.error("handler failed for %s after %d retries, parking: %s", event.type, retries, _short(exc))
-                await self._move(message, sub.names["parking"], retries,
+                await self._move(message, sub.names["parking"], retries, sender=sender,
                                  reason=f"failed after {retries} retries: {_short(exc)}", outcome="parked", queue=queue)
         else:
             await self._settle(message.ack)
@@ -266,10 +293,11 @@ class Bus:
             correlation_id.reset(token)
 
     async def _move(self, message: AbstractIncomingMessage, target: str, retries: int, *, reason: str,
-                    outcome: str, queue: str) -> None:
+                    outcome: str, queue: str, sender: str) -> None:
         """Copy the message to a retry or parking queue (confirmed), then ack the original."""
         headers = dict(message.headers or {})
         headers.update({
+            "x-producer-user": sender,
             "x-retries": retries,
             "x-error": reason,
             "x-original-queue": queue,
@@ -335,7 +363,8 @@ class Bus:
             msg = await parking.get(no_ack=False, fail=False)
             if msg is None:
                 break
-            headers = {k: v for k, v in (msg.headers or {}).items() if not k.startswith("x-")}
+            headers = {k: v for k, v in (msg.headers or {}).items()
+                       if not k.startswith("x-") or k == "x-producer-user"}
             await self.publish_raw(msg.body, routing_key=names["main"], message_id=msg.message_id or "",
                                    correlation_id=msg.correlation_id, event_type=msg.type, headers=headers,
                                    exchange="")

@@ -20,7 +20,8 @@ class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", extra="ignore", case_sensitive=False)
 
     service_name: str = "service"
-    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    amqp_url: str = Field("", description="amqp(s)://user:password@host:port/vhost, the user named as the service; "
+                          "empty: the service's own user on the local broker that make setup prepared")
     database_url: str = ""  # empty: a SQLite file under var/ named after the service
     http_host: str = "127.0.0.1"
     http_port: int = 8080
@@ -31,6 +32,8 @@ class ServiceSettings(BaseSettings):
     allocation_url: str = "http://127.0.0.1:8083"
     notifier_url: str = "http://127.0.0.1:8084"
     guidance_url: str = "http://127.0.0.1:8085"
+    trusted_proxies: list[str] = Field(default_factory=list, description="Addresses or networks (CIDR) of the reverse "
+                                       "proxies whose X-Forwarded-For names the client; any other caller's is ignored")
     log_level: str = "INFO"
     log_json: bool = True
     outbox_poll_s: float = 1.0
@@ -39,3 +42,12 @@ class ServiceSettings(BaseSettings):
 
     def db_url(self) -> str:
         return self.database_url or sqlite_url(self.service_name)
+
+    def broker_url(self) -> str:
+        from shared.broker import local_url
+
+        url = self.amqp_url or local_url(self.service_name)
+        if not url:
+            raise RuntimeError(f"no AMQP_URL for {self.service_name}, and no local broker user: run `make setup` "
+                               "(python -m scripts.broker_users) or set AMQP_URL")
+        return url

@@ -122,10 +122,17 @@ EducationLevel = Literal["none", "primary", "upper_secondary_incomplete", "upper
 Employment = Literal["unemployed", "labour_market_programme", "part_time", "employed", "student", "other"]
 
 
+# A person's name in any script: words of letters (with their marks), each perhaps an initial with
+# a dot, joined by spaces, hyphens or apostrophes. No digits, slashes or "www.x.se": what a caller
+# writes here is printed in e-mails the county sends, and must not carry a link.
+NAME_PATTERN = r"^[\p{L}\p{M}]+\.?(?:[ '’-]+[\p{L}\p{M}]+\.?)*$"
+
+
 class ApplicantFacts(Model):
     """Only what contact and the priority rules need."""
 
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=100, pattern=NAME_PATTERN,
+                      description="letters, spaces, hyphens, apostrophes and initials; no digits or links")
     email: str = Field(min_length=3, max_length=254)
     home_municipality: str = Field(pattern=r"^\d{4}$")
     education_level: EducationLevel
@@ -453,8 +460,10 @@ def parse_event(body: bytes | str) -> Envelope:
     return _adapter.validate_json(body)
 
 
-# Who may publish each event type: the bus's contract beside the events themselves (the AsyncAPI
-# document is generated from it).
+# Who may publish each event type: the bus's contract beside the events themselves. Each service
+# speaks on the broker as its own user, named as the service; consumers refuse an event whose
+# validated user_id is not its producer, the broker's topic permissions refuse it earlier
+# (shared/broker.py), and the AsyncAPI document is generated from it.
 PRODUCERS: dict[str, str] = {
     "course.upserted": "catalogue", "course.withdrawn": "catalogue",
     "validation_offer.upserted": "catalogue", "validation_offer.withdrawn": "catalogue",
@@ -467,4 +476,21 @@ PRODUCERS: dict[str, str] = {
     "offer.declined": "allocation", "offer.expired": "allocation", "offer.withdrawn": "allocation",
     "search.embed_requested": "search", "search.text_embedded": "search",
     "test.ping": "tests",
+}
+
+
+# What each service may bind its queues to (the broker's topic read permissions): a queue bound to
+# `#` would read every event, names and addresses included.
+CONSUMERS: dict[str, tuple[str, ...]] = {
+    "catalogue": (),
+    "search": ("course.upserted", "course.withdrawn", "validation_offer.upserted", "validation_offer.withdrawn",
+               "learning_centre.upserted", "learning_centre.withdrawn", "search.embed_requested",
+               "search.text_embedded"),
+    "guidance": ("application.received", "application.rejected", "applicant.erased"),
+    "allocation": ("course.upserted", "course.withdrawn", "application.submitted", "applicant.erasure_requested",
+                   "chat.turn_observed"),
+    "notifier": ("application.received", "application.rejected", "application.waitlisted", "offer.made",
+                 "offer.reminder", "offer.expired", "offer.withdrawn", "offer.accepted", "offer.declined",
+                 "guidance.summary_requested", "applicant.erased", "applicant.erasure_requested"),
+    "tests": ("test.ping",),
 }

@@ -25,7 +25,7 @@ class BusService:
         self.settings = settings
         self.engine = make_engine(settings.db_url())
         self.writer = Writer(self.engine)
-        self.bus = Bus(settings.amqp_url, producer=self.name, exchange=settings.events_exchange,
+        self.bus = Bus(settings.broker_url(), producer=self.name, exchange=settings.events_exchange,
                        queue_prefix=settings.queue_prefix, retry_delays_s=settings.retry_delays_s,
                        prefetch=settings.consumer_prefetch)
         self._tasks: list[asyncio.Task] = []

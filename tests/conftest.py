@@ -19,11 +19,30 @@ import asyncpg
 import pytest
 from aiohttp import web
 
-from shared.events import Envelope, parse_event
+from shared.broker import VHOST, local_url
+from shared.events import PRODUCERS, Envelope, parse_event
 
-AMQP_URL = os.environ.get("TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+# The administrator's login, for the collector and clean-up only; each service speaks as its own
+# broker user (make setup creates them), as in production.
+AMQP_URL = os.environ.get("TEST_AMQP_URL", f"amqp://guest:guest@127.0.0.1:5672/{VHOST}")
 PG_ADMIN = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+
+
+def broker_url(user: str) -> str:
+    """A service's (or the tests' own) broker user on the local broker."""
+    url = local_url(user)
+    if url is None:
+        pytest.fail(f"no local broker user {user!r}: run `make setup` (python -m scripts.broker_users)")
+    return url
+
+
+def sqlite_bytes(engine) -> bytes | None:  # noqa: ANN001
+    """Everything SQLite keeps on disk for an engine (the database and its WAL), or None on PostgreSQL."""
+    if engine.dialect.name != "sqlite":
+        return None
+    path = Path(engine.url.database)
+    return b"".join(p.read_bytes() for p in (path, path.with_name(path.name + "-wal")) if p.exists())
 
 
 def free_port() -> int:
@@ -138,6 +157,25 @@ class Collector:
 
 
 @pytest.fixture
+async def publish(bus_names):
+    """Publish an event as the service that produces it, through that service's broker user."""
+    from shared.bus import Bus
+
+    buses: dict[str, Bus] = {}
+
+    async def go(event: Envelope) -> None:
+        user = PRODUCERS[event.type]
+        if user not in buses:
+            buses[user] = Bus(broker_url(user), producer=user, exchange=bus_names["events_exchange"])
+            await buses[user].connect(timeout=10)
+        await buses[user].publish(event)
+
+    yield go
+    for bus in buses.values():
+        await bus.close()
+
+
+@pytest.fixture
 async def collector(bus_names):
     conn = await aio_pika.connect_robust(AMQP_URL)
     ch = await conn.channel()
@@ -247,7 +285,7 @@ async def catalogue(db_url, bus_names):
     from services.catalogue.service import CatalogueService
     from services.catalogue.settings import CatalogueSettings
 
-    settings = CatalogueSettings(database_url=db_url, amqp_url=AMQP_URL, http_port=free_port(),
+    settings = CatalogueSettings(database_url=db_url, amqp_url=broker_url("catalogue"), http_port=free_port(),
                                  outbox_poll_s=0.2, feed_max_bytes=2_000_000, feed_rate_per_minute=10_000, **bus_names)
     service = CatalogueService(settings)
     async with served(service, create_app, settings.http_port, lambda: service.bus.connected, "catalogue") as runner, \
@@ -292,13 +330,15 @@ async def allocation(db_factory, bus_names):
     from services.allocation.settings import AllocationSettings
 
     port = free_port()
-    settings = AllocationSettings(database_url=await db_factory("allocation"), amqp_url=AMQP_URL, http_port=port,
+    settings = AllocationSettings(database_url=await db_factory("allocation"), amqp_url=broker_url("allocation"), http_port=port,
                                   outbox_poll_s=0.2, retry_delays_s=[0.2, 0.5], public_url=f"http://127.0.0.1:{port}",
-                                  expiry_check_s=3600, **bus_names)
+                                  expiry_check_s=3600, apply_rate_per_minute=100_000,
+                                  applications_per_address_per_day=100, **bus_names)
     service = AllocationService(settings)
     async with served(service, create_app, port, lambda: service.bus.connected and service.bus.consuming,
-                      "allocation"), aiohttp.ClientSession() as http:
+                      "allocation") as runner, aiohttp.ClientSession() as http:
         running = RunningAllocation(f"http://127.0.0.1:{port}", service, http)
+        running.app = runner.app
         running.coordinator_token = await running.token()
         yield running
 
@@ -366,7 +406,7 @@ async def notifier(db_factory, bus_names, smtp):
     from services.notifier.settings import NotifierSettings
 
     port = free_port()
-    settings = NotifierSettings(database_url=await db_factory("notifier"), amqp_url=AMQP_URL, http_port=port,
+    settings = NotifierSettings(database_url=await db_factory("notifier"), amqp_url=broker_url("notifier"), http_port=port,
                                 smtp_port=smtp.port, send_retry_delays_s=[0.2, 0.4, 0.6], retry_delays_s=[0.2],
                                 instance_name=f"test-{port}", **bus_names)
     service = NotifierService(settings)
@@ -383,7 +423,7 @@ async def search(catalogue, bus_names, db_factory):
     from services.search.settings import SearchSettings
 
     port = free_port()
-    settings = SearchSettings(amqp_url=AMQP_URL, http_port=port, catalogue_url=catalogue.url,
+    settings = SearchSettings(amqp_url=broker_url("search"), http_port=port, catalogue_url=catalogue.url,
                               database_url=await db_factory("search"), instance_name=f"t{port}", **bus_names)
     service = SearchService(settings)
     async with served(service, create_app, port, lambda: service.bus.consuming and service.caught_up.is_set(),
@@ -399,7 +439,7 @@ async def guidance(search, db_factory, bus_names):
     from services.guidance.settings import GuidanceSettings
 
     port = free_port()
-    settings = GuidanceSettings(database_url=await db_factory("guidance"), amqp_url=AMQP_URL, http_port=port,
+    settings = GuidanceSettings(database_url=await db_factory("guidance"), amqp_url=broker_url("guidance"), http_port=port,
                                 search_url=search.url, outbox_poll_s=0.2, **bus_names)
     service = GuidanceService(settings)
     async with served(service, create_app, port, lambda: service.bus.consuming, "guidance"), \

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
+from shared.broker import local_url
+
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ("catalogue", "search", "allocation", "notifier", "guidance")
 
@@ -43,7 +45,7 @@ class Proc:
 class System:
     tmp: Path
     db: str = "sqlite"  # or a PostgreSQL URL prefix made by the caller per service
-    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    amqp_port: int = 5672  # each service as its own broker user (make setup), on this port
     smtp_port: int | None = None
     extra_env: dict = field(default_factory=dict)
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:10])
@@ -51,12 +53,12 @@ class System:
     database_urls: dict[str, str] = field(default_factory=dict)
 
     def env_for(self, service: str, name: str, port: int) -> dict:
-        env = {**os.environ, "AMQP_URL": self.amqp_url, "EVENTS_EXCHANGE": f"vux.test.{self.run_id}",
+        env = {**os.environ, "AMQP_URL": local_url(service, port=self.amqp_port) or "", "EVENTS_EXCHANGE": f"vux.test.{self.run_id}",
                "QUEUE_PREFIX": f"test.{self.run_id}.", "HTTP_PORT": str(port), "LOG_LEVEL": "INFO",
                "LOG_JSON": "true", "OUTBOX_POLL_S": "0.2", "RETRY_DELAYS_S": "[0.3, 1.0]",
                "DATABASE_URL": self.database_urls.get(service, f"sqlite+aiosqlite:///{self.tmp}/{service}.db"),
                "INSTANCE_NAME": name,
-               "CHAT_RATE_PER_MINUTE": "100000"}
+               "CHAT_RATE_PER_MINUTE": "100000", "APPLY_RATE_PER_MINUTE": "100000"}
         for other, p in self.procs.items():
             if not p.args:  # a worker is no service's address
                 env.setdefault(f"{p.service.upper()}_URL", p.url)

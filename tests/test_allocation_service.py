@@ -1,5 +1,6 @@
 """The allocation service with the real catalogue, RabbitMQ and both databases."""
 import asyncio
+import json
 import uuid
 from datetime import timedelta
 
@@ -7,6 +8,7 @@ from sqlalchemy import select
 
 from services.allocation import storage
 from shared.events import ApplicationSubmitted, ChatTurnObserved, ChatTurnPayload
+from tests.conftest import sqlite_bytes
 from tests.feeds import bundle, edit
 
 
@@ -58,7 +60,8 @@ async def test_applications_are_validated_and_idempotent(catalogue, allocation, 
     assert status == 409 and "submission_id" in err["detail"]
     status, err = await allocation.call("POST", "/v1/applications", form(["e.2480.VARD.1"], email="sara@example.se"),
                                         token="")
-    assert status == 409 and err["application_id"] == app_id and "active application" in err["detail"]
+    assert status == 409 and "application_id" not in err and app_id not in json.dumps(err)
+    assert "active application" in err["detail"]
     cases = [
         (form(["e.2480.NOPE.1"]), 422, "choices[0]"),
         (form(["e.2480.VARD.1"], email="not-an-address"), 422, "applicant.email"),
@@ -91,12 +94,12 @@ async def test_applicant_sees_their_own_application_only(catalogue, allocation):
     assert (await allocation.call("GET", f"/v1/applications/{app_id}"))[0] == 200  # a coordinator
 
 
-async def test_submission_command_over_the_bus(catalogue, allocation, collector):
+async def test_submission_command_over_the_bus(catalogue, allocation, collector, publish):
     await seed_courses(catalogue, allocation)
     ok = ApplicationSubmitted(producer="guidance", payload=form(["e.2480.VARD.1"], email="bus@example.se"))
     bad = ApplicationSubmitted(producer="guidance", payload=form(["e.2480.GONE.1"], email="bad@example.se"))
     for ev in (ok, bad, ok):  # the first one delivered twice
-        await allocation.service.bus.publish(ev)
+        await publish(ev)
     await collector.wait_types(application__received=1, application__rejected=1)
     await collector.quiet(1.0)
     received = collector.of_type("application.received")
@@ -211,12 +214,12 @@ async def test_distribution_scenario_adoption_and_coordinator_rights(catalogue, 
     assert (await allocation.call("POST", f"/v1/distributions/{scen['distribution_id']}/adopt"))[0] == 409
 
 
-async def test_erasure_forgets_the_person_and_keeps_statistics(catalogue, allocation, collector):
+async def test_erasure_forgets_the_person_and_keeps_statistics(catalogue, allocation, collector, publish):
     await seed_courses(catalogue, allocation)
     status, body = await allocation.call("POST", "/v1/applications", form(["e.2480.SVETS.1"], email="gone@example.se"),
                                          token="")
     app_id = body["application_id"]
-    await allocation.service.bus.publish(ChatTurnObserved(producer="guidance", payload=ChatTurnPayload(
+    await publish(ChatTurnObserved(producer="guidance", payload=ChatTurnPayload(
         areas=["Allmänna ämnen"], municipality_code="2480", lang="sv")))
     assert (await allocation.call("DELETE", f"/v1/applications/{app_id}", token="", secret="nope"))[0] == 404
     status, out = await allocation.call("DELETE", f"/v1/applications/{app_id}", token="", secret=body["secret"])
@@ -225,6 +228,12 @@ async def test_erasure_forgets_the_person_and_keeps_statistics(catalogue, alloca
         row = (await conn.execute(select(storage.applications).where(storage.applications.c.id == app_id))).first()
     assert row.name is None and row.email is None and row.erased_at is not None
     await collector.wait_types(applicant__erased=1)
+    for _ in range(50):  # once the outbox has published (and forgotten) the receipt's event
+        on_disk = sqlite_bytes(allocation.service.engine)
+        if on_disk is None or b"gone@example.se" not in on_disk:
+            break
+        await asyncio.sleep(0.1)
+    assert on_disk is None or (on_disk and b"gone@example.se" not in on_disk)  # nor in free pages or the WAL
     assert collector.of_type("applicant.erased")[0].payload.application_id == app_id
     for _ in range(50):
         status, demand = await allocation.call("GET", "/v1/demand")

@@ -9,7 +9,7 @@ from shared.bus import Bus, PermanentError
 from shared.db import make_engine
 from shared.events import CourseWithdrawn, TestPing
 from shared.outbox import claim_event, inbox_table
-from tests.conftest import AMQP_URL, delete_exchange, delete_queues
+from tests.conftest import AMQP_URL, broker_url, delete_exchange, delete_queues
 from tests.tcpproxy import TcpProxy
 
 meta = MetaData()
@@ -30,9 +30,10 @@ async def engine(sqlite_url):
 async def make_bus(bus_names):
     buses: list[Bus] = []
 
-    def factory(url: str = AMQP_URL, **kw) -> Bus:
-        bus = Bus(url, producer="test", exchange=bus_names["events_exchange"],
-                  queue_prefix=bus_names["queue_prefix"], retry_delays_s=kw.pop("retry_delays_s", [0.1, 0.2]), **kw)
+    def factory(url: str | None = None, **kw) -> Bus:
+        # As the test suite's own broker user, which produces test.ping and owns queues named tests.*
+        bus = Bus(url or broker_url("tests"), producer="tests", exchange=bus_names["events_exchange"],
+                  queue_prefix=bus_names["queue_prefix"] + "tests.", retry_delays_s=kw.pop("retry_delays_s", [0.1, 0.2]), **kw)
         buses.append(bus)
         return bus
 
@@ -208,7 +209,7 @@ async def _ge(fn, n):  # noqa: ANN001
 async def test_consumer_and_publisher_come_back_after_the_connection_drops(make_bus, engine):
     proxy = TcpProxy("127.0.0.1", 5672)
     await proxy.start()
-    host_url = f"amqp://guest:guest@127.0.0.1:{proxy.port}/"
+    host_url = broker_url("tests").replace(":5672/", f":{proxy.port}/")
     consumer = make_bus(host_url)
     direct = make_bus()  # publishes straight to the broker, beside the proxy
 

@@ -203,6 +203,9 @@ async def test_apply_from_the_chat_and_a_counsellor_sends_a_plan(catalogue, sear
         assert r.status == 200
     async with guidance.http.post(f"{base}/notes", json={"text": "Börja med valideringen i vår."}) as r:
         assert r.status == 201
+    # An address the notifier would refuse is refused now, not accepted and then lost.
+    async with guidance.http.post(f"{base}/summary", json={"name": "Sara Lind", "email": "sara..lind@example.se"}) as r:
+        assert r.status == 422 and (await r.json(content_type=None))["field"] == "email"
     async with guidance.http.post(f"{base}/summary", json={"name": "Sara Lind", "email": "sara@example.se",
                                                          "note": "Lycka till!"}) as r:
         assert r.status == 202
@@ -254,10 +257,10 @@ async def test_when_search_is_away_the_learner_still_gets_a_clear_answer(db_fact
     from services.guidance.api import create_app
     from services.guidance.service import GuidanceService
     from services.guidance.settings import GuidanceSettings
-    from tests.conftest import AMQP_URL, RunningGuidance, free_port, served
+    from tests.conftest import RunningGuidance, broker_url, free_port, served
 
     port = free_port()
-    settings = GuidanceSettings(database_url=await db_factory("guidance"), amqp_url=AMQP_URL, http_port=port,
+    settings = GuidanceSettings(database_url=await db_factory("guidance"), amqp_url=broker_url("guidance"), http_port=port,
                                 search_url=f"http://127.0.0.1:{free_port()}", search_timeout_s=1.0, **bus_names)
     service = GuidanceService(settings)
     import aiohttp

@@ -48,6 +48,12 @@ def test_compose_file_follows_the_compose_specification():
         assert "healthcheck" in s and s["depends_on"]["rabbitmq"]["condition"] == "service_healthy"
     assert all("healthcheck" in services[n] for n in ("rabbitmq", "postgres", "mailpit"))
     assert "management" in services["rabbitmq"]["image"]
+    assert "ports" not in services["rabbitmq"], "the broker (and its management UI) is not published"
+    assert services["broker-users"]["command"][:2] == ["scripts.broker_users", "--http"]
+    for name in SETTINGS:  # each as its own broker user, once the users exist
+        assert services[name]["environment"]["AMQP_URL"].startswith(f"amqp://{name}:"), name
+        assert services[name]["environment"]["AMQP_URL"].endswith("@rabbitmq:5672/vux"), name
+        assert services[name]["depends_on"]["broker-users"]["condition"] == "service_completed_successfully"
 
 
 def test_dockerfile_is_multi_stage_non_root_and_carries_the_model():
@@ -64,7 +70,7 @@ def test_kubernetes_manifests_match_the_schemas():
     for doc in manifests():
         kinds.setdefault(doc["kind"], []).append(doc)
         if "." in doc["apiVersion"].split("/")[0] and not doc["apiVersion"].startswith(
-                ("apps/", "policy/", "autoscaling/")):
+                ("apps/", "policy/", "autoscaling/", "networking.k8s.io/")):
             continue  # operator resources: checked below
         kubernetes_validate.validate(doc, version, strict=True)
     assert {d["metadata"]["name"] for d in kinds["Deployment"]} == set(SETTINGS)
@@ -79,6 +85,18 @@ def test_kubernetes_manifests_match_the_schemas():
     (rabbit,) = kinds["RabbitmqCluster"]
     assert rabbit["apiVersion"] == "rabbitmq.com/v1beta1" and rabbit["spec"]["replicas"] == 3
     assert "default_queue_type = quorum" in rabbit["spec"]["rabbitmq"]["additionalConfig"]
+    assert rabbit["spec"]["tls"]["disableNonTLSListeners"] is True
+    assert rabbit["spec"]["tls"]["secretName"] in {c["spec"]["secretName"] for c in kinds["Certificate"]}
+    for kind in ("User", "Permission", "TopicPermission"):
+        assert {d["metadata"]["name"] for d in kinds[kind]} == {f"vux-{s}" for s in SETTINGS}, kind
+    policies = {d["metadata"]["name"]: d["spec"] for d in kinds["NetworkPolicy"]}
+    assert policies["default-deny"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+    for name in SETTINGS:
+        assert policies[name]["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == name
+        broker = [e for e in policies[name]["egress"] if e["ports"] == [{"protocol": "TCP", "port": 5671}]]
+        assert broker, f"{name} must reach the broker over TLS"
+    management = [r for r in policies["vux-rabbitmq"]["ingress"] if {"protocol": "TCP", "port": 15672} in r.get("ports", [])]
+    assert management and all(f.get("namespaceSelector") for r in management for f in r["from"])
     (pg,) = kinds["Cluster"]
     assert pg["apiVersion"] == "postgresql.cnpg.io/v1" and pg["spec"]["instances"] == 3
     dbs = {pg["spec"]["bootstrap"]["initdb"]["database"]} | {d["spec"]["name"] for d in kinds["Database"]}
@@ -117,10 +135,13 @@ def test_every_setting_reaches_the_deployment(service):
         for f in generators[ref["configMapRef"]["name"]]:
             given |= _env_file(K8S / f)
     secret_keys = _env_file(K8S / "secrets.env.example")
+    broker_keys = set(re.findall(r"^([a-z]+)=", (K8S / "broker-secret.env.example").read_text(), re.M))
     for e in container.get("env", []):
         ref = e.get("valueFrom", {}).get("secretKeyRef")
-        if ref:
-            assert ref["key"] in secret_keys, ref
+        if ref and ref["name"] == f"vux-broker-{service}":
+            assert ref["key"] in broker_keys and e["name"] == "AMQP_URL", ref
+        elif ref:
+            assert ref["name"] == "vux-secrets" and ref["key"] in secret_keys, ref
     missing = env_names(SETTINGS[service]) - given
     assert not missing, f"{service}: {sorted(missing)} reach neither its ConfigMaps nor its env"
 

@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 from sqlalchemy import select
 
 from services.notifier import storage
+from tests.conftest import sqlite_bytes
 from shared.events import (
     ApplicantErased, ApplicationReceived, Contact, ErasedPayload, OccurrenceRef, OfferMade, OfferPayload,
 )
@@ -34,9 +35,9 @@ async def deliveries(notifier):
         return (await conn.execute(select(storage.deliveries).order_by(storage.deliveries.c.id))).all()
 
 
-async def test_offer_email_content_in_swedish_and_english(notifier, smtp):
-    await notifier.service.bus.publish(offer())
-    await notifier.service.bus.publish(offer(email="john@example.com", lang="en", name="John Smith"))
+async def test_offer_email_content_in_swedish_and_english(notifier, smtp, publish):
+    await publish(offer())
+    await publish(offer(email="john@example.com", lang="en", name="John Smith"))
     await until(lambda: len(smtp.messages) == 2)
     by_to = {m["To"].addresses[0].addr_spec: m for m in smtp.messages}
     sv, en = by_to["sara@example.se"], by_to["john@example.com"]
@@ -53,30 +54,51 @@ async def test_offer_email_content_in_swedish_and_english(notifier, smtp):
     assert sv["Message-ID"] != en["Message-ID"] and sv["Message-ID"].endswith("@vux.example>")
 
 
-async def test_a_redelivered_event_sends_nothing_new(notifier, smtp):
+async def test_a_redelivered_event_sends_nothing_new(notifier, smtp, publish):
     ev = offer()
     for _ in range(3):
-        await notifier.service.bus.publish(ev)
+        await publish(ev)
     await until(lambda: len(smtp.messages) >= 1)
-    await notifier.service.bus.publish(offer(email="marker@example.se"))  # queued after the repeats
+    await publish(offer(email="marker@example.se"))  # queued after the repeats
     await until(lambda: any(m["To"].addresses[0].addr_spec == "marker@example.se" for m in smtp.messages))
     assert [m["To"].addresses[0].addr_spec for m in smtp.messages].count("sara@example.se") == 1
     rows = [r for r in await deliveries(notifier) if r.recipient == "sara@example.se"]
     assert len(rows) == 1 and rows[0].status == "sent" and rows[0].correlation_id == "corr-1"
 
 
-async def test_temporary_failures_are_retried_with_backoff(notifier, smtp):
+async def test_a_sent_email_is_kept_without_its_links_secrets(notifier, smtp, publish):
+    await publish(offer(email="kept@example.se"))
+    await until(lambda: len(smtp.messages) == 1)
+    sent = smtp.messages[0].get_body(("plain",)).get_content()
+    assert "token=abc" in sent  # the learner's link works
+    for _ in range(100):
+        (row,) = await deliveries(notifier)
+        if row.status == "sent":
+            break
+        await asyncio.sleep(0.05)
+    assert row.status == "sent"
+    import email
+    from email.policy import default
+
+    kept = email.message_from_bytes(row.raw, policy=default)
+    texts = [p.get_content() for p in kept.walk() if p.get_content_maintype() == "text" and not p.is_multipart()]
+    assert texts and not any("token=abc" in t for t in texts), texts
+    plain = kept.get_body(("plain",)).get_content()
+    assert "token=(removed after sending)" in plain and "Vård- och omsorgsarbete 1" in plain
+
+
+async def test_temporary_failures_are_retried_with_backoff(notifier, smtp, publish):
     smtp.temporary_failures = 2
-    await notifier.service.bus.publish(offer())
+    await publish(offer())
     await until(lambda: len(smtp.messages) == 1)
     await asyncio.sleep(0.2)
     row = (await deliveries(notifier))[0]
     assert row.status == "sent" and row.attempts == 3 and smtp.rcpt_attempts == 3
 
 
-async def test_permanent_failures_are_recorded_and_can_be_resent(notifier, smtp, caplog):
+async def test_permanent_failures_are_recorded_and_can_be_resent(notifier, smtp, caplog, publish):
     smtp.refuse["nobody@example.se"] = "550 5.1.1 <nobody@example.se>: mailbox unavailable"
-    await notifier.service.bus.publish(offer(email="nobody@example.se"))
+    await publish(offer(email="nobody@example.se"))
     await until(lambda: smtp.rcpt_attempts == 1)
     for _ in range(40):
         row = (await deliveries(notifier))[0]
@@ -103,8 +125,8 @@ async def test_permanent_failures_are_recorded_and_can_be_resent(notifier, smtp,
         assert r.status in (200, 409)  # sent already (409) or, if still pending, fine
 
 
-async def test_invalid_address_is_recorded_as_failed_without_sending(notifier, smtp):
-    await notifier.service.bus.publish(offer(email="not an address"))
+async def test_invalid_address_is_recorded_as_failed_without_sending(notifier, smtp, publish):
+    await publish(offer(email="not an address"))
     for _ in range(100):
         rows = await deliveries(notifier)
         if rows:
@@ -114,9 +136,9 @@ async def test_invalid_address_is_recorded_as_failed_without_sending(notifier, s
     assert smtp.rcpt_attempts == 0
 
 
-async def test_nothing_from_a_learner_or_feed_reaches_a_header_or_runs(notifier, smtp):
+async def test_nothing_from_a_learner_or_feed_reaches_a_header_or_runs(notifier, smtp, publish):
     evil = offer(name="Eve\r\nBcc: victim@example.com", title="Svets\r\nX-Injected: yes <script>alert(1)</script>")
-    await notifier.service.bus.publish(evil)
+    await publish(evil)
     await until(lambda: len(smtp.messages) == 1)
     m = smtp.messages[0]
     assert m["Bcc"] is None and m["X-Injected"] is None
@@ -138,21 +160,24 @@ async def test_deliveries_api_needs_an_operator(notifier):
         assert r.status == 400
 
 
-async def test_erasure_cancels_unsent_mail_and_forgets_the_address(notifier, smtp):
+async def test_erasure_cancels_unsent_mail_and_forgets_the_address(notifier, smtp, publish):
     smtp.refuse["late@example.se"] = "450 4.2.0 mailbox busy"
     app_id = str(uuid.uuid4())
-    await notifier.service.bus.publish(ApplicationReceived(producer="allocation", payload={
+    await publish(ApplicationReceived(producer="allocation", payload={
         "application_id": app_id, "contact": {"name": "Late", "email": "late@example.se"},
         "home_municipality": "2480", "choices": []}))
     await until(lambda: smtp.rcpt_attempts >= 1)
-    await notifier.service.bus.publish(ApplicantErased(producer="allocation", payload=ErasedPayload(application_id=app_id)))
+    await publish(ApplicantErased(producer="allocation", payload=ErasedPayload(application_id=app_id)))
     for _ in range(100):
         row = (await deliveries(notifier))[0]
         if row.status == "cancelled":
             break
         await asyncio.sleep(0.05)
     assert row.status == "cancelled" and row.recipient == "" and row.raw == b""
+    # Not left in SQLite's free pages or its WAL either (secure_delete, then a checkpoint).
+    on_disk = sqlite_bytes(notifier.service.engine)
+    assert on_disk is None or (on_disk and b"late@example.se" not in on_disk)
     attempts = smtp.rcpt_attempts
-    await notifier.service.bus.publish(offer(email="marker@example.se"))  # a later e-mail goes out; nothing else
+    await publish(offer(email="marker@example.se"))  # a later e-mail goes out; nothing else
     await until(lambda: any(m["To"].addresses[0].addr_spec == "marker@example.se" for m in smtp.messages))
     assert smtp.rcpt_attempts == attempts + 1

@@ -12,7 +12,7 @@ from services.notifier import storage
 from services.notifier.compose import message_id
 from shared.bus import Bus
 from shared.db import make_engine
-from tests.conftest import AMQP_URL, delete_queues, free_port
+from tests.conftest import broker_url, delete_queues, free_port
 from tests.test_notifier import offer
 from tests.test_outbox_crash import ROOT, wait_http
 
@@ -30,7 +30,7 @@ async def test_killed_mid_batch_every_email_arrives(db_factory, bus_names, smtp)
     db_url = await db_factory("notifier")
     port = free_port()
     proc = start_notifier(db_url, port, smtp.port, bus_names)
-    bus = Bus(AMQP_URL, producer="test", exchange=bus_names["events_exchange"])
+    bus = Bus(broker_url("allocation"), producer="allocation", exchange=bus_names["events_exchange"])
     try:
         await wait_http(f"http://127.0.0.1:{port}/readyz")
         await bus.connect(timeout=10)

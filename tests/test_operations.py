@@ -5,7 +5,7 @@ import sys
 
 import aio_pika
 
-from tests.conftest import AMQP_URL
+from tests.conftest import AMQP_URL, broker_url
 from tests.processes import ROOT
 
 
@@ -18,7 +18,8 @@ def cli(env, *args):
 async def test_parked_messages_are_listed_with_reasons_and_replayed(unique, tmp_path):
     prefix = f"test.{unique}."
     env = {**os.environ, "QUEUE_PREFIX": prefix, "EVENTS_EXCHANGE": f"vux.test.{unique}",
-           "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/n.db", "AMQP_URL": AMQP_URL}
+           "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/n.db",
+           "AMQP_URL": broker_url("notifier")}
     cli(env, "parked", "list")  # declares the queues, all empty
     conn = await aio_pika.connect(AMQP_URL)
     try:

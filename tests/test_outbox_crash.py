@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from services.catalogue import storage
 from shared.db import make_engine
-from tests.conftest import AMQP_URL, free_port
+from tests.conftest import broker_url, free_port
 from tests.feeds import bundle
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -74,7 +74,7 @@ async def test_events_committed_before_a_crash_are_published_after_restart(db_ur
     assert waiting == 2
     assert collector.events == []
 
-    proc = start_catalogue(db_url, AMQP_URL, port, bus_names)
+    proc = start_catalogue(db_url, broker_url("catalogue"), port, bus_names)
     try:
         events = await collector.wait_for(2, timeout=30)
         assert sorted(e.payload.id for e in events) == ["i.2480.A", "i.2480.B"]

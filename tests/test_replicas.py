@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from services.catalogue.demo import catalogue_feed, municipality_feed
 from shared.bus import Bus
 from shared.events import ApplicationReceived, ApplicationReceivedPayload, Contact, OccurrenceRef
-from tests.conftest import create_pg_database, drop_pg_database
+from tests.conftest import broker_url, create_pg_database, drop_pg_database
 from tests.processes import System
 
 pytestmark = pytest.mark.slow
@@ -131,7 +131,7 @@ async def test_two_search_and_two_notifier_replicas(tmp_path, smtp):
             assert a == b and all(a), (a, b)
 
         # 60 receipts to send; the two notifiers compete for them.
-        bus = Bus(system.amqp_url, producer="test", exchange=f"vux.test.{system.run_id}",
+        bus = Bus(broker_url("allocation"), producer="allocation", exchange=f"vux.test.{system.run_id}",
                   queue_prefix=f"test.{system.run_id}.")
         await bus.connect()
         try:

@@ -44,11 +44,12 @@ class County:
     # --- the system ---------------------------------------------------------------------------
 
     def env(self) -> dict:
-        env = {**os.environ, "AMQP_URL": AMQP_URL, "EVENTS_EXCHANGE": f"vux.e2e.{self.run_id}",
+        # No AMQP_URL: each service logs in as its own broker user, as `make run` does.
+        env = {**{k: v for k, v in os.environ.items() if k != "AMQP_URL"}, "EVENTS_EXCHANGE": f"vux.e2e.{self.run_id}",
                "QUEUE_PREFIX": f"e2e.{self.run_id}.", "LOG_JSON": "true", "LOG_LEVEL": "INFO",
                "OUTBOX_POLL_S": "0.2", "RETRY_DELAYS_S": "[0.3, 1.0, 2.0]",
                "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(self.smtp_port), "SEND_RETRY_DELAYS_S": "[0.3, 1.0, 2.0]",
-               "CHAT_RATE_PER_MINUTE": "100000",
+               "CHAT_RATE_PER_MINUTE": "100000", "ALLOCATION__APPLY_RATE_PER_MINUTE": "100000",
                "SEARCH__INSTANCE_NAME": "search-e2e",
                "ALLOCATION__PUBLIC_URL": self.url("allocation")}
         for s, port in self.ports.items():
