@@ -65,7 +65,9 @@ class RabbitCluster:
 
     def start(self) -> None:
         for node in self.nodes:
-            subprocess.run([str(BIN / "rabbitmq-server"), "-detached"], env=self._env(node), check=True, timeout=60)
+            # From its own directory: a node that fails writes its crash dump where it runs.
+            subprocess.run([str(BIN / "rabbitmq-server"), "-detached"], env=self._env(node), cwd=node.dir, check=True,
+                           timeout=60)
         for node in self.nodes:
             self.ctl(node, "wait", str(node.pid_file), "--timeout", "90", timeout=120)  # pid file, then the app
             node.alive = True
