@@ -37,12 +37,24 @@ def make_engine(url: str, **kw) -> AsyncEngine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
+            # What is deleted or overwritten is zeroed on disk, not left in free pages (erasure).
+            cur.execute("PRAGMA secure_delete=ON")
             cur.close()
 
         return engine
     kw.setdefault("pool_size", 10)
     kw.setdefault("pool_pre_ping", True)
     return create_async_engine(url, **kw)
+
+
+async def forget_old_pages(engine: AsyncEngine) -> None:
+    """After an erasure: SQLite keeps the pages as they were before in its WAL file until a
+    checkpoint; write them back (secure_delete has zeroed what was erased) and empty the WAL.
+    PostgreSQL's old row versions go with VACUUM, which autovacuum runs."""
+    if engine.dialect.name != "sqlite":
+        return
+    async with engine.connect() as conn:
+        await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def _alembic_config(migrations_dir: Path, version_table: str) -> Config:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import signal
 import time
@@ -158,25 +159,37 @@ def learner_text(raw: str, field: str, cap: int) -> tuple[str, str | None]:
     return text, None
 
 
-async def read_json_model(request: web.Request, model, max_bytes: int = 256 * 1024):  # noqa: ANN001, ANN201
+BODY_TIMEOUT_S = 30.0  # a body that trickles in slower than this holds a connection for nothing
+
+
+async def read_body(request: web.Request, max_bytes: int, timeout_s: float = BODY_TIMEOUT_S) -> bytes:
+    """The whole body (it may arrive in several writes), at most `max_bytes`, within `timeout_s`."""
+    if request.content_length is not None and request.content_length > max_bytes:
+        raise Problem(413, f"the body is larger than {max_bytes} bytes")
+    raw = bytearray()
+    try:
+        async with asyncio.timeout(timeout_s):
+            while chunk := await request.content.read(max_bytes + 1 - len(raw)):
+                raw += chunk
+                if len(raw) > max_bytes:
+                    break
+    except TimeoutError:
+        raise Problem(408, f"the body did not arrive within {timeout_s:g} seconds") from None
+    except Exception:  # noqa: BLE001
+        raise Problem(400, "could not read the request body") from None
+    if len(raw) > max_bytes:
+        raise Problem(413, f"the body is larger than {max_bytes} bytes")
+    return bytes(raw)
+
+
+async def read_json_model(request: web.Request, model, max_bytes: int = 256 * 1024,  # noqa: ANN001, ANN201
+                          timeout_s: float = BODY_TIMEOUT_S):
     """Parse a JSON body into a pydantic model; every failure is a 4xx that says what and where."""
     from pydantic import ValidationError
 
     if request.content_type != "application/json":
         raise Problem(415, f"send JSON with Content-Type application/json, not {request.content_type!r}")
-    if request.content_length is not None and request.content_length > max_bytes:
-        raise Problem(413, f"the body is larger than {max_bytes} bytes")
-    raw = bytearray()
-    try:
-        # To its end: a body may arrive in several writes.
-        while chunk := await request.content.read(max_bytes + 1 - len(raw)):
-            raw += chunk
-            if len(raw) > max_bytes:
-                break
-    except Exception:  # noqa: BLE001
-        raise Problem(400, "could not read the request body") from None
-    if len(raw) > max_bytes:
-        raise Problem(413, f"the body is larger than {max_bytes} bytes")
+    raw = await read_body(request, max_bytes, timeout_s)
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -200,6 +213,32 @@ async def require_role(request: web.Request, engine, table, role: str):  # noqa:
     if caller.role != role:
         raise Problem(403, f"this needs {'an' if role[0] in 'aeiou' else 'a'} {role} token")
     return caller
+
+
+def client_address(request: web.Request, trusted_proxies: list[str]) -> str:
+    """Who is calling, for rate limits: the peer's address or, when the peer is one of our trusted
+    reverse proxies, the right-most address in X-Forwarded-For that is not one of them (what is left
+    of it the caller wrote itself, and may be anything)."""
+    peer = request.remote or "?"
+    nets = [ipaddress.ip_network(p, strict=False) for p in trusted_proxies]
+
+    def trusted(addr: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(addr)
+        except ValueError:
+            return False
+        return any(ip in n for n in nets)
+
+    if not nets or not trusted(peer):
+        return peer
+    hops = [h.strip() for h in ",".join(request.headers.getall("X-Forwarded-For", [])).split(",") if h.strip()]
+    for hop in reversed(hops):
+        if not trusted(hop):
+            try:
+                return str(ipaddress.ip_address(hop))
+            except ValueError:
+                return peer  # garbage where the proxy writes an address: count it against the proxy
+    return peer
 
 
 class RateLimit:

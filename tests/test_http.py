@@ -33,8 +33,13 @@ async def server():
     async def moved(_request: web.Request) -> web.Response:
         raise web.HTTPPermanentRedirect("/echo")
 
+    async def impatient(request: web.Request) -> web.Response:
+        body = await read_json_model(request, Body, timeout_s=0.5)
+        return web.json_response(body.model_dump())
+
     app = web.Application(middlewares=make_middlewares("test"))
     app.router.add_post("/echo", echo)
+    app.router.add_post("/impatient", impatient)
     app.router.add_get("/refuse", refuse)
     app.router.add_get("/crash", crash)
     app.router.add_get("/moved", moved)
@@ -87,3 +92,17 @@ async def test_a_json_body_sent_in_two_writes_is_read_whole(server):
     writer.close()
     assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
     assert json.loads(answer.split(b"\r\n\r\n", 1)[1]) == {"name": "Åsa", "n": 2}
+
+
+async def test_a_body_that_never_finishes_is_a_408_not_a_held_connection(server):
+    _, port, _ = server
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"POST /impatient HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                 b"Content-Length: 100\r\nConnection: close\r\n\r\n{\"name\": ")  # and then nothing
+    await writer.drain()
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)  # the answer, before the connection ends
+    assert head.startswith(b"HTTP/1.1 408"), head[:200]
+    length = int(next(line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")))
+    body = json.loads(await asyncio.wait_for(reader.readexactly(length), 10))
+    writer.close()
+    assert body["detail"] == "the body did not arrive within 0.5 seconds" and body["status"] == 408

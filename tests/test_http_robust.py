@@ -80,3 +80,47 @@ async def test_places_beyond_any_course_are_rejected_by_the_catalogue(catalogue)
     assert len(rejected) == 1 and rejected[0]["field"] == "places", rejected
     assert "at most 10000" in rejected[0]["message"]
     assert report["added"] >= 1  # the rest of the feed still counts
+
+
+async def test_the_public_intake_limits_clients_and_addresses_and_takes_only_names(catalogue, allocation):
+    """Issue 16, Medium: 35 calls in 0.4 s sent 35 e-mails with a link in the name field."""
+    from services.allocation.api import APPLY_LIMIT
+    from tests.test_allocation_service import form, seed_courses
+
+    await seed_courses(catalogue, allocation)
+    choice = ["e.2480.SVETS.1"]
+    for name in ("www.evil.example", "Sara https://evil.example", "Sara <a href='x'>", "Sara2000"):
+        status, problem = await allocation.call("POST", "/v1/applications", form(choice) | {
+            "applicant": {**form(choice)["applicant"], "name": name}}, token="")
+        assert status == 422 and problem["field"] == "applicant.name", (name, status, problem)
+
+    # An address causes at most a few applications (and receipts) a day, whoever sends them.
+    allocation.service.settings.applications_per_address_per_day = 2
+    statuses = []
+    for _ in range(4):
+        status, body = await allocation.call("POST", "/v1/applications", form(choice, email="target@example.se"),
+                                             token="")
+        statuses.append(status)
+        if status == 201:  # withdraw it, so the next one is not refused as a second active application
+            assert (await allocation.call("DELETE", f"/v1/applications/{body['application_id']}", token="",
+                                          secret=body["secret"]))[0] == 200
+    assert statuses == [201, 201, 429, 429], statuses
+
+    # A client gets a few tries a minute: its own address, or the one a trusted proxy forwards.
+    limit = allocation.app[APPLY_LIMIT]
+    limit.per_minute, limit.seen = 3, type(limit.seen)(limit.seen.default_factory)
+    allocation.service.settings.trusted_proxies = ["127.0.0.1/32"]
+
+    async def post(forwarded: str) -> int:
+        status, _ = await allocation.call("POST", "/v1/applications", form(choice), token="",
+                                          headers={"X-Forwarded-For": forwarded})
+        return status
+
+    # Behind our proxy, each learner is counted by the address the proxy saw (the right-most hop) ...
+    assert [await post("203.0.113.7") for _ in range(4)] == [201, 201, 201, 429]
+    assert await post("203.0.113.8") == 201
+    # ... and whatever a caller writes in front of it does not make it someone new.
+    assert await post("198.51.100.1, 203.0.113.7") == 429
+    allocation.service.settings.trusted_proxies = []  # without a trusted proxy the header counts for nothing
+    limit.per_minute, limit.seen = 2, type(limit.seen)(limit.seen.default_factory)
+    assert [await post(f"192.0.2.{i}") for i in range(3)] == [201, 201, 429]

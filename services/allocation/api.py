@@ -12,7 +12,9 @@ from services.allocation.distribution import DistributionInput
 from services.allocation.service import AllocationService
 from shared.events import ApplicationForm
 from shared.openapi import Api
-from shared.http import add_health_routes, json_response, make_middlewares, read_json_model, require_role
+from shared.http import (
+    RateLimit, add_health_routes, client_address, json_response, make_middlewares, read_json_model, require_role,
+)
 from shared.problems import Problem
 from shared.tokens import Caller
 
@@ -138,12 +140,13 @@ class Demand(BaseModel):
 def create_app(service: AllocationService) -> web.Application:
     app = web.Application(middlewares=make_middlewares("allocation"))
     app[SERVICE] = service
+    app[APPLY_LIMIT] = RateLimit(service.settings.apply_rate_per_minute)
     add_health_routes(app, {"database": service.db_ready, "broker": service.broker_ready})
     api = Api(app, "Vux Västerbotten allocation", "Applications, offers and admission rounds under the Education "
               "Act's priority rules, and the regional yrkesvux seat distribution.")
     coord = ("bearer",)
     api.route("POST", "/v1/applications", submit, "Apply: ranked occurrences and the facts that decide priority",
-              body=ApplicationForm, response=Receipt, status=201, errors=(409, 422), tags=("applications",))
+              body=ApplicationForm, response=Receipt, status=201, errors=(409, 422, 429), tags=("applications",))
     api.route("GET", "/v1/applications/{id}", view_application, "An application (its secret, or a coordinator)",
               query=SecretQuery, response=ApplicationView, auth=("applicationSecret", "bearer"), errors=(403, 404), tags=("applications",))
     api.route("DELETE", "/v1/applications/{id}", erase_application, "Forget an applicant (statistics remain)",
@@ -198,7 +201,14 @@ def _secret(request: web.Request) -> str | None:
     return request.headers.get("X-Application-Secret") or request.query.get("secret")
 
 
+APPLY_LIMIT = web.AppKey("apply_limit", RateLimit)
+
+
 async def submit(request: web.Request) -> web.Response:
+    # Anyone may apply without signing in: a client gets a few tries a minute (its address, as our
+    # own reverse proxy saw it), an e-mail address a few a day (in the service, across replicas).
+    service = request.app[SERVICE]
+    request.app[APPLY_LIMIT].check(client_address(request, service.settings.trusted_proxies))
     form = await read_json_model(request, ApplicationForm)
     status, receipt = await request.app[SERVICE].submit(form)
     return json_response(receipt, status=status)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
+from datetime import timedelta
 
 import orjson
 from email_validator import EmailNotValidError, validate_email
@@ -14,6 +15,7 @@ from shared.events import (
     ApplicantErased, ApplicationForm, ApplicationReceived, ApplicationReceivedPayload, ApplicationRejected, Contact,
     ErasedPayload, OccurrenceRef, RejectedPayload,
 )
+from shared.db import forget_old_pages
 from shared.outbox import forget_published
 from shared.problems import Problem
 from shared.reference import municipalities
@@ -59,10 +61,16 @@ class Applications:
                                   field="submission_id", application_id=existing.id)
                 return 200, {"application_id": existing.id, "status": existing.status, "duplicate": True,
                              "message": "this submission was already received; nothing new was created"}
+            # No application id and no more than a stranger may know: the owner has it in their receipt.
             other = await storage.active_application_with_email(conn, email_key, ACTIVE_STATUSES)
             if other is not None:
                 raise Problem(409, "this e-mail address already has an active application; change that one or "
-                                   "withdraw it first", field="applicant.email", application_id=other.id)
+                                   "withdraw it first (the link is in its receipt)", field="applicant.email")
+            # Each application e-mails its receipt: strangers must not make the county mail anyone at will.
+            day_ago = storage.now() - timedelta(days=1)
+            if await storage.address_uses_since(conn, email_key, day_ago) >= s.applications_per_address_per_day:
+                raise Problem(429, "this e-mail address has applied too many times today; try again tomorrow",
+                              field="applicant.email", type="address-limit", retry_after_s=3600)
             occ = await storage.occurrences_by_id(conn, form.choices)
             for i, oid in enumerate(form.choices):
                 if oid not in occ or not occ[oid].active:
@@ -77,6 +85,7 @@ class Applications:
                 approval = "approved" if same or home in s.auto_approve_municipalities else "pending"
                 rows.append({"application_id": app_id, "rank": rank, "occurrence_id": oid, "approval": approval,
                              "state": "open", "reserve_position": None})
+            await storage.add_address_use(conn, email_key)
             await storage.add_application(conn, {
                 "id": app_id, "submission_id": form.submission_id, "form_hash": form_hash,
                 "secret_hash": digest(secret), "name": form.applicant.name, "email": email, "email_key": email_key,
@@ -146,6 +155,7 @@ class Applications:
             if row is None:
                 raise Problem(404, "no application with that id")
             await self._erase(conn, row)
+        await forget_old_pages(self.engine)
         self.relay.notify()
         return {"application_id": application_id, "status": "erased"}
 
@@ -158,6 +168,7 @@ class Applications:
             rows = await storage.unerased_applications(conn, submission_ids)
             for row in rows:
                 await self._erase(conn, row)
+        await forget_old_pages(self.engine)
         self.relay.notify()
         return len(rows)
 

@@ -36,8 +36,10 @@ def register(bus: Bus, service: AllocationService) -> None:
         try:
             await service.submit(event.payload)  # the submission id makes a redelivery a no-op
         except Problem as exc:
-            # The learner is told why (application.rejected e-mail); nothing is silently dropped.
             log.info("application %s refused: %s", event.payload.submission_id, exc.detail)
+            if exc.status == 429:
+                return  # one more e-mail to the address is what the limit is there to stop
+            # The learner is told why (application.rejected e-mail); nothing is silently dropped.
             await service.reject_submission(event.payload, exc.detail)
 
     @bus.subscribe("allocation.demand", ["chat.turn_observed"])

@@ -8,6 +8,9 @@ class AllocationSettings(ServiceSettings):
     service_name: str = "allocation"
     http_port: int = 8083
     public_url: str = Field("http://127.0.0.1:8083", description="Address learners reach this service at (links in e-mails)")
+    apply_rate_per_minute: int = Field(10, description="Applications one client address may send per minute")
+    applications_per_address_per_day: int = Field(3, description="Applications (and so receipts) one e-mail "
+                                                  "address may cause in 24 hours, whoever sends them")
     link_secret: str = Field("", description="Key for offer answer links; empty: generated once and kept in the database")
     offer_answer_days: float = Field(7, description="How long an applicant has to answer an offer")
     offer_reminder_hours: float = Field(48, description="Remind this long before an offer lapses")

@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy import (
     Boolean, Column, Date, DateTime, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text, bindparam,
-    case, func, insert, select, text, update,
+    case, delete, func, insert, select, text, update,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -112,6 +112,16 @@ chat_demand = Table(
     Column("turns", Integer, nullable=False),
 )
 
+# Applications per e-mail address in the last day (a hash of the address, kept 24 hours, and not
+# blanked by erasure, so that applying and erasing again cannot e-mail an address without end).
+address_uses = Table(
+    "address_uses", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("email_key", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_address_uses_key_time", "email_key", "created_at"),
+)
+
 service_secrets = Table(
     "service_secrets", metadata,
     Column("name", String(40), primary_key=True),
@@ -185,6 +195,17 @@ async def application_by_submission(conn: AsyncConnection, submission_id: str): 
 async def active_application_with_email(conn: AsyncConnection, email_key: str, statuses: tuple[str, ...]):  # noqa: ANN201
     return (await conn.execute(select(applications.c.id).where(
         applications.c.email_key == email_key, applications.c.status.in_(statuses)))).first()
+
+
+async def address_uses_since(conn: AsyncConnection, email_key: str, since: datetime) -> int:
+    """How often the address applied since then; older uses are forgotten on the way."""
+    await conn.execute(delete(address_uses).where(address_uses.c.created_at < since))
+    return await conn.scalar(select(func.count()).select_from(address_uses).where(
+        address_uses.c.email_key == email_key, address_uses.c.created_at >= since))
+
+
+async def add_address_use(conn: AsyncConnection, email_key: str) -> None:
+    await conn.execute(insert(address_uses).values(email_key=email_key, created_at=now()))
 
 
 async def add_application(conn: AsyncConnection, values: dict, choice_rows: list[dict]) -> None:

@@ -12,7 +12,7 @@ from services.catalogue import storage
 from services.catalogue.auth import may_push
 from services.catalogue.service import CatalogueService
 from shared.tokens import authenticate
-from shared.http import RateLimit, add_health_routes, json_response, make_middlewares, query_flag
+from shared.http import RateLimit, add_health_routes, json_response, make_middlewares, query_flag, read_body
 from shared.problems import Problem
 from shared.events import CourseDoc
 from shared.openapi import Api
@@ -123,10 +123,7 @@ async def _push(request: web.Request, mode: str) -> web.Response:
     limit = service.settings.feed_max_bytes
     if request.content_length is not None and request.content_length > limit:
         raise Problem(413, f"the feed is {request.content_length} bytes; the limit is {limit} bytes")
-    try:
-        body = await request.read()
-    except web.HTTPRequestEntityTooLarge:
-        raise Problem(413, f"the feed is larger than the limit of {limit} bytes") from None
+    body = await read_body(request, limit, timeout_s=120)  # a feed of megabytes from a slow municipal link
     if not body.strip():
         raise Problem(400, "the request body is empty; send the feed in the body")
     confirm = query_flag(request, "confirm_withdrawals")

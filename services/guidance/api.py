@@ -14,10 +14,10 @@ from pydantic import BaseModel, Field, StrictBool
 
 from services.guidance.conversations import Counsellor
 from services.guidance.service import GuidanceService
-from shared.events import ApplicantFacts, Lang
+from shared.events import NAME_PATTERN, ApplicantFacts, Lang
 from shared.openapi import Api
 from shared.http import (
-    RateLimit, add_health_routes, json_response, learner_text, make_middlewares, read_json_model,
+    RateLimit, add_health_routes, client_address, json_response, learner_text, make_middlewares, read_json_model,
 )
 from shared.problems import Problem
 from shared.reference import municipalities
@@ -162,7 +162,7 @@ class Municipalities(BaseModel):
 
 
 class SummaryRequest(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=100, pattern=NAME_PATTERN)
     email: str = Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
     note: str | None = Field(None, max_length=4000)
     lang: Lang | None = None
@@ -187,7 +187,7 @@ def add_chat_routes(api: Api, service: GuidanceService) -> None:
     limit = RateLimit(service.settings.chat_rate_per_minute)
 
     async def post_chat(request: web.Request) -> web.Response:
-        limit.check(request.remote or "?")
+        limit.check(client_address(request, service.settings.trusted_proxies))
         body = await read_json_model(request, ChatRequest)
         message, notice = learner_text(body.message, "message", service.settings.max_message_chars)
         out = await chat.turn(body.session_id, message, body.lang)
@@ -228,7 +228,7 @@ def add_chat_routes(api: Api, service: GuidanceService) -> None:
         return who
 
     async def login(request: web.Request) -> web.Response:
-        limit.check("login:" + (request.remote or "?"))
+        limit.check("login:" + client_address(request, service.settings.trusted_proxies))
         body = await read_json_model(request, LoginRequest)
         token = await chat.login(body.username, body.password)
         if token is None:

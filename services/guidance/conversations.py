@@ -15,6 +15,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
+from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -22,7 +23,7 @@ from services.guidance import assistant, storage
 from services.guidance.assistant import t
 from services.guidance.profile import Profile, next_question, query_text, read_message, search_filters
 from services.guidance.search_client import SearchClient, SearchUnavailable
-from shared.db import Writer, aware
+from shared.db import Writer, aware, forget_old_pages
 from shared.events import (
     ApplicantErasureRequested, ApplicantFacts, ApplicationForm, ApplicationSubmitted, ChatTurnObserved, ChatTurnPayload,
     Contact, ErasureRequestedPayload,
@@ -264,6 +265,7 @@ class Chat:
         row = await self._require(session_id)
         async with self.writer.begin() as conn:
             await self._forget_in(conn, row.key, row.code)
+        await forget_old_pages(self.engine)
         self.relay.notify()
 
     async def application_erased(self, application_id: str) -> None:
@@ -276,6 +278,7 @@ class Chat:
             if found is None:
                 return
             await self._forget_in(conn, found.key, found.code)
+        await forget_old_pages(self.engine)
         self.relay.notify()
 
     async def _forget_in(self, conn: AsyncConnection, key: str, code: str) -> None:
@@ -308,6 +311,8 @@ class Chat:
             await self._delete(keys[i:i + 500])
         async with self.writer.begin() as conn:
             await conn.execute(delete(storage.logins).where(storage.logins.c.expires_at < storage.now()))
+        if keys:
+            await forget_old_pages(self.engine)
         return len(keys)
 
     # --- applying -----------------------------------------------------------------------------
@@ -438,6 +443,10 @@ class Chat:
     async def send_summary(self, who: Counsellor, code: str, name: str, email: str, note: str | None,
                            lang: str | None) -> dict:
         """E-mail the learner a plan: validation first, then courses, with places and dates."""
+        try:  # the notifier's own check: an address it would refuse is refused here, not after a 202
+            email = validate_email(email, check_deliverability=False).normalized
+        except EmailNotValidError as exc:
+            raise Problem(422, f"email: {exc}", field="email") from None
         row = await self._by_code(code)
         marks = await self._marks(row.key)
         shown = [s for s in json.loads(row.suggestions) if marks.get(s["id"], {}).get("mark") not in

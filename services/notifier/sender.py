@@ -15,7 +15,7 @@ from datetime import timedelta
 
 import aiosmtplib
 from prometheus_client import Counter
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.notifier import storage
@@ -25,6 +25,25 @@ from shared.db import Writer
 
 log = logging.getLogger(__name__)
 ADDRESS = re.compile(r"[^\s<>\"'(),;:@]+@[^\s<>\"'(),;:]+")
+
+
+SECRET = re.compile(r"\b(secret|token)=[A-Za-z0-9_.~%-]+")
+
+
+def without_secrets(raw: bytes) -> bytes:
+    """A sent e-mail as it is kept: the links' secrets (an application's status, an offer's answer)
+    were for the recipient only; a copy in the database must not open them."""
+    from email import message_from_bytes
+    from email.policy import SMTP
+
+    msg = message_from_bytes(raw, policy=SMTP)
+    for part in msg.walk():
+        if part.get_content_maintype() == "text" and not part.is_multipart():
+            text = part.get_content()
+            if SECRET.search(text):
+                part.set_content(SECRET.sub(r"\1=(removed after sending)", text),
+                                 subtype=part.get_content_subtype(), charset="utf-8")
+    return msg.as_bytes()
 
 
 def without_addresses(text: str) -> str:
@@ -66,7 +85,7 @@ class Sender:
         self.s = settings
         self.engine = engine
         self.writer = writer
-        self._done: list[tuple[int, asyncio.Future]] = []  # sent, not yet recorded: recorded in batches
+        self._done: list[tuple[int, asyncio.Future, bytes]] = []  # sent, not yet recorded: recorded in batches
         self._flush = asyncio.Event()
         self.queue: asyncio.Queue = asyncio.Queue(maxsize=settings.smtp_max_connections * 8)
         self.limiter = RateLimiter(settings.smtp_rate_per_s)
@@ -190,7 +209,7 @@ class Sender:
         # connections' e-mails): a crash can then leave at most one sent-but-unrecorded e-mail per
         # connection, the only kind that is sent again after a restart.
         recorded = asyncio.get_running_loop().create_future()
-        self._done.append((row.id, recorded))
+        self._done.append((row.id, recorded, without_secrets(row.raw)))
         self._flush.set()
         SENT.labels("sent").inc()
         await recorded
@@ -206,8 +225,10 @@ class Sender:
                 continue
             try:
                 async with self.writer.begin() as conn:
-                    await conn.execute(update(d).where(d.c.id.in_([i for i, _ in batch]))
-                                       .values(status="sent", sent_at=storage.now(), last_error=None))
+                    await conn.execute(update(d).where(d.c.id == bindparam("sent_id"))
+                                       .values(status="sent", sent_at=storage.now(), last_error=None,
+                                               raw=bindparam("kept")),
+                                       [{"sent_id": i, "kept": kept} for i, _, kept in batch])
             except asyncio.CancelledError:
                 self._done = batch + self._done
                 raise
@@ -217,7 +238,7 @@ class Sender:
                 await asyncio.sleep(0.2)
                 self._flush.set()
             else:
-                for _, recorded in batch:
+                for _, recorded, _ in batch:
                     if not recorded.done():
                         recorded.set_result(None)
 

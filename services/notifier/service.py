@@ -15,6 +15,7 @@ from services.notifier.settings import NotifierSettings
 from shared.service import BusService
 from shared.problems import Problem
 from shared.events import Envelope
+from shared.db import forget_old_pages
 from shared.outbox import claim_event
 
 log = logging.getLogger(__name__)
@@ -126,6 +127,7 @@ class NotifierService(BusService):
             # Errors are kept without addresses; one written before that rule goes too.
             await conn.execute(update(d).where(d.c.application_id == application_id, d.c.last_error.contains("@"))
                                .values(last_error=None))
+        await forget_old_pages(self.engine)
         return res.rowcount
 
     async def list_deliveries(self, status: str | None, limit: int, after: int | None) -> dict:
