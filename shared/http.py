@@ -128,10 +128,22 @@ def add_health_routes(app: web.Application, checks: dict[str, Check]) -> None:
     app.router.add_get("/metrics", metrics)
 
 
+# Longer than aiohttp clients keep an idle connection (15 s), so a client never reuses one the server
+# is closing just then.
+HEADER_TIMEOUT_S = 20.0
+
+
+def make_runner(app: web.Application, header_timeout_s: float = HEADER_TIMEOUT_S) -> web.AppRunner:
+    """aiohttp closes a connection whose request has not been read whole within its keep-alive
+    timeout of the connection's start (or of the last answer): so headers sent a byte at a time
+    cannot hold connections open, and an idle keep-alive connection goes after as long."""
+    return web.AppRunner(app, access_log=None, keepalive_timeout=header_timeout_s)
+
+
 async def serve_until_signalled(app: web.Application, host: str, port: int,
                                 on_stop: Callable[[], Awaitable[None]] | None = None) -> None:
     """Serve until SIGINT/SIGTERM, then stop accepting, finish, and call on_stop."""
-    runner = web.AppRunner(app, access_log=None)
+    runner = make_runner(app)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()

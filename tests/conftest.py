@@ -231,8 +231,10 @@ async def until(predicate, what: str, timeout: float = 30.0, every: float = 0.1)
 async def served(service, create_app, port: int, ready, what: str, timeout: float = 30.0):
     """One service in-process: started, its HTTP API on `port`, ready (or the test fails); then stopped
     and its queues deleted. Every service fixture is this with its own settings."""
+    from shared.http import make_runner
+
     await service.start()
-    runner = web.AppRunner(create_app(service))
+    runner = make_runner(create_app(service))  # as the service runs it
     await runner.setup()
     try:
         await web.TCPSite(runner, "127.0.0.1", port).start()

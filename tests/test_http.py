@@ -8,7 +8,7 @@ import pytest
 from aiohttp import web
 from pydantic import BaseModel, Field
 
-from shared.http import make_middlewares, read_json_model
+from shared.http import make_middlewares, make_runner, read_json_model
 from shared.problems import Problem
 from tests.conftest import free_port
 
@@ -43,7 +43,7 @@ async def server():
     app.router.add_get("/refuse", refuse)
     app.router.add_get("/crash", crash)
     app.router.add_get("/moved", moved)
-    runner = web.AppRunner(app)
+    runner = make_runner(app, header_timeout_s=1.0)
     await runner.setup()
     port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
@@ -106,3 +106,24 @@ async def test_a_body_that_never_finishes_is_a_408_not_a_held_connection(server)
     body = json.loads(await asyncio.wait_for(reader.readexactly(length), 10))
     writer.close()
     assert body["detail"] == "the body did not arrive within 0.5 seconds" and body["status"] == 408
+
+
+async def test_headers_sent_a_byte_at_a_time_do_not_hold_the_connection(server):
+    _, port, _ = server
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    start = asyncio.get_running_loop().time()
+    closed = None
+    for byte in b"GET /refuse HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 100:
+        try:
+            writer.write(bytes([byte]))
+            await writer.drain()
+            if await asyncio.wait_for(reader.read(1), 0.2) == b"":
+                closed = asyncio.get_running_loop().time() - start
+                break
+        except asyncio.TimeoutError:
+            continue
+        except ConnectionError:
+            closed = asyncio.get_running_loop().time() - start
+            break
+    writer.close()
+    assert closed is not None and closed < 3, closed  # the server's 1 s, not the caller's pace

@@ -124,3 +124,17 @@ async def test_the_public_intake_limits_clients_and_addresses_and_takes_only_nam
     allocation.service.settings.trusted_proxies = []  # without a trusted proxy the header counts for nothing
     limit.per_minute, limit.seen = 2, type(limit.seen)(limit.seen.default_factory)
     assert [await post(f"192.0.2.{i}") for i in range(3)] == [201, 201, 429]
+
+
+async def test_a_malformed_form_on_the_offer_page_is_a_400(allocation):
+    boundary = b"vux"
+    broken = b"--vux\r\nContent-Disposition: form-data; name=\"answer\"\r\n\r\naccept\r\n--vux\r\nContent-Disp"  # cut off
+    for ctype, body in ((b"multipart/form-data; boundary=" + boundary, broken),
+                        (b"multipart/form-data", b"answer=accept"),  # no boundary at all
+                        (b"application/x-www-form-urlencoded", b"answer=accept&token=%ff%fe")):
+        status, problem = await raw(allocation.url, b"POST /offers/o-1 HTTP/1.1\nContent-Type: " + ctype + b"\n", body)
+        assert problem is not None, (ctype, status)
+        if ctype.startswith(b"multipart"):
+            assert status == 400 and "form" in problem["detail"], (ctype, status, problem)
+        else:  # read (bytes that are not UTF-8 become U+FFFD), then no such offer
+            assert status == 404, (ctype, status, problem)

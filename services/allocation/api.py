@@ -1,10 +1,13 @@
 """The allocation service's HTTP API: applications, offers, rounds, seat distributions, demand."""
 from __future__ import annotations
 
+import asyncio
 import html
 from typing import Literal
+from urllib.parse import quote
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from pydantic import BaseModel, Field
 
 from services.allocation import storage
@@ -13,7 +16,8 @@ from services.allocation.service import AllocationService
 from shared.events import ApplicationForm
 from shared.openapi import Api
 from shared.http import (
-    RateLimit, add_health_routes, client_address, json_response, make_middlewares, read_json_model, require_role,
+    BODY_TIMEOUT_S, RateLimit, add_health_routes, client_address, json_response, make_middlewares, read_json_model,
+    require_role,
 )
 from shared.problems import Problem
 from shared.tokens import Caller
@@ -283,12 +287,19 @@ async def offer_page(request: web.Request) -> web.Response:
 
 
 async def offer_form(request: web.Request) -> web.Response:
-    form = await request.post()
+    try:
+        async with asyncio.timeout(BODY_TIMEOUT_S):
+            form = await request.post()
+    except TimeoutError:
+        raise Problem(408, f"the form did not arrive within {BODY_TIMEOUT_S:g} seconds") from None
+    except (ValueError, AssertionError, UnicodeDecodeError, HttpProcessingError, web.HTTPException):
+        # aiohttp's parser refuses a malformed multipart or urlencoded body with these
+        raise Problem(400, "could not read the form; send answer and token as a web form") from None
     answer = form.get("answer")
     if answer not in ("accept", "decline"):
         raise Problem(400, "answer must be accept or decline")
     await request.app[SERVICE].answer_offer(request.match_info["id"], str(form.get("token", "")), answer == "accept")
-    raise web.HTTPSeeOther(f"/offers/{request.match_info['id']}?token={form.get('token', '')}")
+    raise web.HTTPSeeOther(f"/offers/{quote(request.match_info['id'])}?token={quote(str(form.get('token', '')))}")
 
 
 async def start_round(request: web.Request) -> web.Response:
