@@ -112,13 +112,17 @@ class RabbitCluster:
             time.sleep(0.05)
 
     def stop(self) -> None:
-        for node in self.nodes:
-            if not node.pid_file.exists():
+        """Kill every node, also one that never wrote its pid file (found by its environment)."""
+        names = {f"RABBITMQ_NODENAME={n.name}".encode() for n in self.nodes}
+        for proc in Path("/proc").iterdir():
+            if not proc.name.isdigit():
                 continue
             try:
-                os.kill(int(node.pid_file.read_text().strip()), signal.SIGKILL)
-            except (ProcessLookupError, ValueError):
+                if names & set((proc / "environ").read_bytes().split(b"\0")):
+                    os.kill(int(proc.name), signal.SIGKILL)
+            except (OSError, ValueError):
                 pass
+        for node in self.nodes:
             node.alive = False
 
 
