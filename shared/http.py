@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import logging
 import signal
@@ -227,12 +228,17 @@ async def require_role(request: web.Request, engine, table, role: str):  # noqa:
     return caller
 
 
+@functools.lru_cache(maxsize=8)
+def _networks(proxies: tuple[str, ...]) -> list:
+    return [ipaddress.ip_network(p, strict=False) for p in proxies]  # parsed once, not per request
+
+
 def client_address(request: web.Request, trusted_proxies: list[str]) -> str:
     """Who is calling, for rate limits: the peer's address or, when the peer is one of our trusted
     reverse proxies, the right-most address in X-Forwarded-For that is not one of them (what is left
     of it the caller wrote itself, and may be anything)."""
     peer = request.remote or "?"
-    nets = [ipaddress.ip_network(p, strict=False) for p in trusted_proxies]
+    nets = _networks(tuple(trusted_proxies))
 
     def trusted(addr: str) -> bool:
         try:

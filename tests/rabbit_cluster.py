@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.processes import free_port
+from tests.tcpproxy import TcpProxy
 
 BIN = Path("/usr/lib/rabbitmq/bin")
 
@@ -126,46 +127,17 @@ class RabbitCluster:
             node.alive = False
 
 
-class FailoverProxy:
+class FailoverProxy(TcpProxy):
     """Accepts on one port; each connection goes to the first of the nodes that accepts it."""
 
     def __init__(self, ports: list[int]) -> None:
+        super().__init__("127.0.0.1", ports[0])
         self.ports = ports
-        self.server: asyncio.AbstractServer | None = None
-        self.port = 0
-        self.tasks: set[asyncio.Task] = set()
 
-    async def start(self) -> None:
-        self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        self.port = self.server.sockets[0].getsockname()[1]
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _connect_upstream(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         for port in self.ports:
             try:
-                up_reader, up_writer = await asyncio.open_connection("127.0.0.1", port)
-                break
+                return await asyncio.open_connection("127.0.0.1", port)
             except OSError:
                 continue
-        else:
-            writer.close()
-            return
-
-        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
-            try:
-                while data := await src.read(65536):
-                    dst.write(data)
-                    await dst.drain()
-            except (ConnectionError, asyncio.CancelledError):
-                pass
-            finally:
-                dst.close()
-
-        for t in (asyncio.create_task(pipe(reader, up_writer)), asyncio.create_task(pipe(up_reader, writer))):
-            self.tasks.add(t)
-            t.add_done_callback(self.tasks.discard)
-
-    async def stop(self) -> None:
-        if self.server:
-            self.server.close()
-        for t in list(self.tasks):
-            t.cancel()
+        raise OSError(f"no node accepts a connection on {self.ports}")

@@ -16,9 +16,12 @@ class TcpProxy:
         self.server = await asyncio.start_server(self._handle, "127.0.0.1", port or self.port)
         self.port = self.server.sockets[0].getsockname()[1]
 
+    async def _connect_upstream(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        return await asyncio.open_connection(*self.target)
+
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            up_reader, up_writer = await asyncio.open_connection(*self.target)
+            up_reader, up_writer = await self._connect_upstream()
         except OSError:
             writer.close()
             return

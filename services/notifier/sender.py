@@ -24,9 +24,8 @@ from shared.logs import correlation_id
 from shared.db import Writer
 
 log = logging.getLogger(__name__)
+SENT = Counter("vux_emails_total", "E-mails by outcome (sent, retried, failed)", ["outcome"])
 ADDRESS = re.compile(r"[^\s<>\"'(),;:@]+@[^\s<>\"'(),;:]+")
-
-
 SECRET = re.compile(r"\b(secret|token)=[A-Za-z0-9_.~%-]+")
 
 
@@ -50,7 +49,6 @@ def without_addresses(text: str) -> str:
     """An SMTP answer or error as it may be kept and logged: relays quote the recipient's address
     ("550 5.1.1 <anna@example.se>: ..."), which must not outlive an erasure in a column or a log."""
     return ADDRESS.sub("<address>", text)
-SENT = Counter("vux_emails_total", "E-mails by outcome (sent, retried, failed)", ["outcome"])
 
 
 class RateLimiter:
