@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -10,6 +11,8 @@ from alembic.config import Config
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+log = logging.getLogger(__name__)
 
 
 def aware(ts: datetime | None) -> datetime | None:
@@ -53,8 +56,13 @@ async def forget_old_pages(engine: AsyncEngine) -> None:
     PostgreSQL's old row versions go with VACUUM, which autovacuum runs."""
     if engine.dialect.name != "sqlite":
         return
-    async with engine.connect() as conn:
-        await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    for _ in range(40):  # a reader in the middle of its transaction makes it busy: try again shortly
+        async with engine.connect() as conn:
+            busy = (await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")).first()[0]
+        if not busy:
+            return
+        await asyncio.sleep(0.05)
+    log.warning("the WAL could not be emptied after an erasure (busy); the next checkpoint will")
 
 
 def _alembic_config(migrations_dir: Path, version_table: str) -> Config:
