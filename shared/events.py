@@ -173,6 +173,18 @@ class ApplicationReceivedPayload(Model):
     status_url: str | None = None
 
 
+class ConfirmationPayload(Model):
+    """An application waits for its applicant to prove the address: it counts only once confirmed."""
+
+    application_id: str
+    submission_id: str | None = None
+    contact: Contact
+    home_municipality: str
+    choices: list[OccurrenceRef]
+    confirm_url: str
+    expires_at: datetime
+
+
 class OfferPayload(Model):
     offer_id: str
     application_id: str
@@ -307,6 +319,14 @@ class ApplicationReceived(Envelope):
     payload: ApplicationReceivedPayload
 
 
+class ApplicationConfirmationRequested(Envelope):
+    """Mail the applicant a link that confirms the application (the address is theirs)."""
+
+    type: Literal["application.confirmation_requested"] = "application.confirmation_requested"
+    version: Literal[1] = 1
+    payload: ConfirmationPayload
+
+
 class OfferMade(Envelope):
     type: Literal["offer.made"] = "offer.made"
     version: Literal[1] = 1
@@ -433,6 +453,7 @@ EVENT_TYPES: tuple[type[Envelope], ...] = (
     LearningCentreUpserted,
     LearningCentreWithdrawn,
     ApplicationSubmitted,
+    ApplicationConfirmationRequested,
     ApplicationReceived,
     OfferMade,
     OfferReminder,
@@ -470,6 +491,7 @@ PRODUCERS: dict[str, str] = {
     "learning_centre.upserted": "catalogue", "learning_centre.withdrawn": "catalogue",
     "application.submitted": "guidance", "chat.turn_observed": "guidance", "guidance.summary_requested": "guidance",
     "applicant.erasure_requested": "guidance",
+    "application.confirmation_requested": "allocation",
     "application.received": "allocation", "application.waitlisted": "allocation",
     "application.rejected": "allocation", "applicant.erased": "allocation",
     "offer.made": "allocation", "offer.reminder": "allocation", "offer.accepted": "allocation",
@@ -489,7 +511,7 @@ CONSUMERS: dict[str, tuple[str, ...]] = {
     "guidance": ("application.received", "application.rejected", "applicant.erased"),
     "allocation": ("course.upserted", "course.withdrawn", "application.submitted", "applicant.erasure_requested",
                    "chat.turn_observed"),
-    "notifier": ("application.received", "application.rejected", "application.waitlisted", "offer.made",
+    "notifier": ("application.confirmation_requested", "application.received", "application.rejected", "application.waitlisted", "offer.made",
                  "offer.reminder", "offer.expired", "offer.withdrawn", "offer.accepted", "offer.declined",
                  "guidance.summary_requested", "applicant.erased", "applicant.erasure_requested"),
     "tests": ("test.ping",),

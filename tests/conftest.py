@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import socket
 import uuid
 from contextlib import asynccontextmanager
@@ -304,6 +305,11 @@ class RunningAllocation:
     service: object
     http: aiohttp.ClientSession
     coordinator_token: str = ""
+    links: "MailedLinks | None" = None
+
+    async def apply(self, form: dict) -> tuple[int, dict]:
+        """Apply as a learner does, confirming by the mailed link (apply_confirmed)."""
+        return await apply_confirmed(self.http, self.url, self.links, form)
 
     async def token(self, municipality: str | None = None, role: str = "coordinator") -> str:
         from services.allocation.storage import api_tokens
@@ -325,6 +331,72 @@ class RunningAllocation:
             return resp.status, (await resp.json(content_type=None)) if ctype in json_types else await resp.text()
 
 
+CONFIRM_LINK = re.compile(r"https?://\S+/applications/[0-9a-f-]+/confirm\?secret=[A-Za-z0-9_-]+")
+
+
+async def confirm_by_mail(http: aiohttp.ClientSession, message) -> str:  # noqa: ANN001 - an email.message
+    """Open a confirmation e-mail's link and press its button, as the applicant does; gives the page."""
+    found = CONFIRM_LINK.search(message.get_body(("plain",)).get_content())
+    assert found, "no confirmation link in the e-mail"
+    url = found.group(0)
+    async with http.get(url) as r:
+        assert r.status == 200, await r.text()
+    async with http.post(url.split("?")[0], data={"secret": url.split("secret=")[1]}) as r:
+        page = await r.text()
+        assert r.status == 200, page
+    return page
+
+
+async def apply_confirmed(http: aiohttp.ClientSession, url: str, links: "MailedLinks", form: dict) -> tuple[int, dict]:
+    """Send an application form, open the link mailed to the address (read off the bus, as the notifier
+    gets it) and confirm. Gives the confirmation's (status, receipt with the secret), or a refused form's
+    (status, problem)."""
+    async with http.post(f"{url}/v1/applications", json=form) as r:
+        status, body = r.status, await r.json(content_type=None)
+    if status != 202:
+        return status, body
+    link = await links.wait(form["submission_id"])
+    app_id, secret = link.split("/applications/")[1].split("/confirm?secret=")
+    async with http.post(f"{url}/v1/applications/{app_id}/confirm", headers={"X-Application-Secret": secret}) as r:
+        status, receipt = r.status, await r.json(content_type=None)
+    return status, receipt | {"secret": secret} if status == 200 else receipt
+
+
+class MailedLinks:
+    """The confirmation links the allocation service mails, by submission id (an admin queue on the bus)."""
+
+    def __init__(self, exchange: str) -> None:
+        self.exchange = exchange
+        self.urls: dict[str, str] = {}
+        self.arrived = asyncio.Event()
+
+    async def __aenter__(self) -> "MailedLinks":
+        self.conn = await aio_pika.connect_robust(AMQP_URL)
+        ch = await self.conn.channel()
+        ex = await ch.declare_exchange(self.exchange, aio_pika.ExchangeType.TOPIC, durable=True)
+        q = await ch.declare_queue(exclusive=True, auto_delete=True)
+        await q.bind(ex, "application.confirmation_requested")
+
+        async def on_msg(msg: aio_pika.abc.AbstractIncomingMessage) -> None:
+            async with msg.process():
+                p = parse_event(msg.body).payload
+                self.urls[p.submission_id] = p.confirm_url
+                self.arrived.set()
+
+        await q.consume(on_msg)
+        return self
+
+    async def __aexit__(self, *exc) -> None:  # noqa: ANN002
+        await asyncio.wait_for(self.conn.close(), 10)
+
+    async def wait(self, submission_id: str, timeout: float = 15.0) -> str:
+        async with asyncio.timeout(timeout):
+            while submission_id not in self.urls:
+                self.arrived.clear()
+                await self.arrived.wait()
+        return self.urls[submission_id]
+
+
 @pytest.fixture
 async def allocation(db_factory, bus_names):
     from services.allocation.api import create_app
@@ -338,8 +410,9 @@ async def allocation(db_factory, bus_names):
                                   applications_per_address_per_day=100, **bus_names)
     service = AllocationService(settings)
     async with served(service, create_app, port, lambda: service.bus.connected and service.bus.consuming,
-                      "allocation") as runner, aiohttp.ClientSession() as http:
-        running = RunningAllocation(f"http://127.0.0.1:{port}", service, http)
+                      "allocation") as runner, aiohttp.ClientSession() as http, \
+            MailedLinks(bus_names["events_exchange"]) as links:
+        running = RunningAllocation(f"http://127.0.0.1:{port}", service, http, links=links)
         running.app = runner.app
         running.coordinator_token = await running.token()
         yield running

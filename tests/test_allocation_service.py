@@ -48,20 +48,16 @@ async def seed_courses(catalogue, allocation, places=1):
 async def test_applications_are_validated_and_idempotent(catalogue, allocation, collector):
     await seed_courses(catalogue, allocation)
     f = form(["e.2480.SVETS.1", "e.2482.KOCK.1"], email="Sara@Example.se")
-    status, body = await allocation.call("POST", "/v1/applications", f, token="")
-    assert status == 201 and body["secret"] and body["priority_group"] == 1
+    status, body = await allocation.apply(f)
+    assert status == 200 and body["secret"] and body["priority_group"] == 1 and body["status"] == "received"
     app_id = body["application_id"]
     assert [c["approval"] for c in body["choices"]] == ["approved", "approved"]
     status, again = await allocation.call("POST", "/v1/applications", f, token="")
-    assert status == 200 and again["application_id"] == app_id and again["duplicate"]
+    assert status == 202 and again["status"] == "confirmation_sent"
     changed = edit(f)
     changed["choices"] = ["e.2480.VARD.1"]
     status, err = await allocation.call("POST", "/v1/applications", changed, token="")
-    assert status == 409 and "submission_id" in err["detail"]
-    status, err = await allocation.call("POST", "/v1/applications", form(["e.2480.VARD.1"], email="sara@example.se"),
-                                        token="")
-    assert status == 409 and "application_id" not in err and app_id not in json.dumps(err)
-    assert "active application" in err["detail"]
+    assert status == 409 and "submission_id" in err["detail"] and app_id not in json.dumps(err)
     cases = [
         (form(["e.2480.NOPE.1"]), 422, "choices[0]"),
         (form(["e.2480.VARD.1"], email="not-an-address"), 422, "applicant.email"),
@@ -81,11 +77,89 @@ async def test_applications_are_validated_and_idempotent(catalogue, allocation, 
     received = [e for e in await collector.quiet(0.5) if e.type == "application.received"]
     assert len(received) == 1 and received[0].payload.contact.email == "Sara@example.se"  # domain normalised
     assert [c.id for c in received[0].payload.choices] == ["e.2480.SVETS.1", "e.2482.KOCK.1"]
+    assert len(collector.of_type("application.confirmation_requested")) == 1  # the repeat mailed nothing
+
+
+async def test_the_answer_says_nothing_about_the_address(catalogue, allocation, collector):
+    """A known address and a new one get the same answer, byte for byte; only the owner learns, by e-mail."""
+    await seed_courses(catalogue, allocation)
+    assert (await allocation.apply(form(["e.2480.SVETS.1"], email="known@example.se")))[0] == 200
+    answers = []
+    for email in ("known@example.se", "new@example.se"):
+        async with allocation.http.post(f"{allocation.url}/v1/applications",
+                                         json=form(["e.2480.VARD.1"], email=email)) as r:
+            answers.append((r.status, dict(r.headers).keys() - {"Date"}, await r.read()))
+    assert answers[0][0] == 202 and answers[0] == answers[1], answers
+    await collector.wait_types(application__rejected=1, application__confirmation_requested=2)
+    note = collector.of_type("application.rejected")[0].payload
+    assert note.contact.email == "known@example.se" and "redan en aktiv ansökan" in note.reason
+    assert note.application_id is None and note.submission_id is None  # nothing for the assistant to show
+    confirms = collector.of_type("application.confirmation_requested")
+    assert [e.payload.contact.email for e in confirms] == ["known@example.se", "new@example.se"]
+    # The owner holds only the old receipt's link: no second application was made for the address.
+    async with allocation.service.engine.connect() as conn:
+        rows = (await conn.execute(select(storage.applications.c.email, storage.applications.c.status))).all()
+    assert sorted(rows) == [("known@example.se", "received"), ("new@example.se", "unconfirmed")]
+
+
+async def test_an_application_counts_only_once_confirmed(catalogue, allocation, collector):
+    await seed_courses(catalogue, allocation, places=1)
+    f = form(["e.2480.SVETS.1"], email="late@example.se", lang="en")
+    assert (await allocation.call("POST", "/v1/applications", f, token=""))[0] == 202
+    url = await allocation.links.wait(f["submission_id"])
+    assert "/applications/" in url and "secret=" in url
+    status, summary = await allocation.call("POST", "/v1/rounds", {})
+    assert status == 201 and summary["applicants"] == 0  # not counted yet
+    status, demand = await allocation.call("GET", "/v1/demand")
+    assert not [c for c in demand["items"] if c["applications"]]
+    # A mail scanner that opens the link confirms nothing: the page only shows the button.
+    async with allocation.http.get(url) as r:
+        page = await r.text()
+        assert r.status == 200 and "Confirm the application" in page and "Kurs SVETS" in page
+    status, summary = await allocation.call("POST", "/v1/rounds", {})
+    assert summary["applicants"] == 0
+    secret = url.split("secret=")[1]
+    async with allocation.http.post(url.split("?")[0], data={"secret": secret}) as r:
+        page = await r.text()
+        assert r.status == 200 and "confirmed and registered" in page, page
+    async with allocation.http.post(url.split("?")[0], data={"secret": secret}) as r:  # pressed twice
+        assert r.status == 200 and "already confirmed" in await r.text()
+    await collector.wait_types(application__received=1)
+    await collector.quiet(0.5)
+    received = collector.of_type("application.received")
+    assert len(received) == 1 and "secret=" in received[0].payload.status_url
+    status, summary = await allocation.call("POST", "/v1/rounds", {})
+    assert summary["applicants"] == 1 and summary["offers"] == 1
+    async with allocation.http.post(url.split("?")[0], data={"secret": "wrong"}) as r:
+        assert r.status == 404 and "no application waiting" in await r.text()
+
+
+async def test_an_unconfirmed_application_is_forgotten_after_a_day(catalogue, allocation, collector):
+    await seed_courses(catalogue, allocation)
+    f = form(["e.2480.VARD.1"], email="never@example.se")
+    assert (await allocation.call("POST", "/v1/applications", f, token=""))[0] == 202
+    url = await allocation.links.wait(f["submission_id"])
+    svc = allocation.service
+    assert await svc.forget_unconfirmed(now=storage.now() + timedelta(hours=23)) == 0
+    assert await svc.forget_unconfirmed(now=storage.now() + timedelta(hours=25)) == 1
+    async with svc.engine.connect() as conn:
+        assert (await conn.execute(select(storage.applications))).all() == []
+        assert (await conn.execute(select(storage.choices))).all() == []
+    app_id, secret = url.split("/applications/")[1].split("/confirm?secret=")
+    status, err = await allocation.call("POST", f"/v1/applications/{app_id}/confirm", token="",
+                                        headers={"X-Application-Secret": secret})
+    assert status == 404
+    for _ in range(50):
+        on_disk = sqlite_bytes(svc.engine)
+        if on_disk is None or b"never@example.se" not in on_disk:
+            break
+        await asyncio.sleep(0.1)
+    assert on_disk is None or b"never@example.se" not in on_disk
 
 
 async def test_applicant_sees_their_own_application_only(catalogue, allocation):
     await seed_courses(catalogue, allocation)
-    status, body = await allocation.call("POST", "/v1/applications", form(["e.2480.VARD.1"]), token="")
+    status, body = await allocation.apply(form(["e.2480.VARD.1"]))
     app_id, secret = body["application_id"], body["secret"]
     status, view = await allocation.call("GET", f"/v1/applications/{app_id}", token="", secret=secret)
     assert status == 200 and view["choices"][0]["title"] == "Kurs VARD" and view["status"] == "received"
@@ -100,11 +174,11 @@ async def test_submission_command_over_the_bus(catalogue, allocation, collector,
     bad = ApplicationSubmitted(producer="guidance", payload=form(["e.2480.GONE.1"], email="bad@example.se"))
     for ev in (ok, bad, ok):  # the first one delivered twice
         await publish(ev)
-    await collector.wait_types(application__received=1, application__rejected=1)
+    await collector.wait_types(application__confirmation_requested=1, application__rejected=1)
     await collector.quiet(1.0)
-    received = collector.of_type("application.received")
+    asked = collector.of_type("application.confirmation_requested")
     rejected = collector.of_type("application.rejected")
-    assert [e.payload.contact.email for e in received] == ["bus@example.se"]
+    assert [e.payload.contact.email for e in asked] == ["bus@example.se"]
     assert len(rejected) == 1 and rejected[0].payload.contact.email == "bad@example.se"
     assert "choices[0]" in rejected[0].payload.reason
 
@@ -114,9 +188,8 @@ async def test_round_offers_by_priority_and_the_reserve_list_moves_up(catalogue,
     apps = {}
     for who, edu, emp in (("weak", "primary", "unemployed"), ("mid", "primary", "employed"),
                           ("strong", "post_secondary", "employed")):
-        status, body = await allocation.call("POST", "/v1/applications",
-                                             form(["e.2480.SVETS.1"], email=f"{who}@example.se", education=edu,
-                                                  employment=emp), token="")
+        status, body = await allocation.apply(form(["e.2480.SVETS.1"], email=f"{who}@example.se", education=edu,
+                                                   employment=emp))
         apps[who] = body
     status, summary = await allocation.call("POST", "/v1/rounds", {"seed": "2027-vt-1"})
     assert status == 201 and summary["offers"] == 1 and summary["waitlisted"] == 2 and summary["seed"] == "2027-vt-1"
@@ -153,7 +226,7 @@ async def test_round_offers_by_priority_and_the_reserve_list_moves_up(catalogue,
 
 async def test_offers_lapse_after_the_deadline_with_a_reminder_first(catalogue, allocation, collector):
     await seed_courses(catalogue, allocation, places=2)
-    await allocation.call("POST", "/v1/applications", form(["e.2480.VARD.1"]), token="")
+    await allocation.apply(form(["e.2480.VARD.1"]))
     await allocation.call("POST", "/v1/rounds", {})
     offer = collector.of_type("offer.made")[0] if await collector.wait_types(offer__made=1) else None
     deadline = offer.payload.deadline
@@ -169,7 +242,7 @@ async def test_offers_lapse_after_the_deadline_with_a_reminder_first(catalogue, 
 
 async def test_a_withdrawn_course_takes_its_offers_back(catalogue, allocation, collector):
     feed = await seed_courses(catalogue, allocation, places=1)
-    await allocation.call("POST", "/v1/applications", form(["e.2480.SVETS.1"], email="held@example.se"), token="")
+    await allocation.apply(form(["e.2480.SVETS.1"], email="held@example.se"))
     await allocation.call("POST", "/v1/rounds", {})
     await collector.wait_types(offer__made=1)
     smaller = edit(feed)
@@ -216,8 +289,7 @@ async def test_distribution_scenario_adoption_and_coordinator_rights(catalogue, 
 
 async def test_erasure_forgets_the_person_and_keeps_statistics(catalogue, allocation, collector, publish):
     await seed_courses(catalogue, allocation)
-    status, body = await allocation.call("POST", "/v1/applications", form(["e.2480.SVETS.1"], email="gone@example.se"),
-                                         token="")
+    status, body = await allocation.apply(form(["e.2480.SVETS.1"], email="gone@example.se"))
     app_id = body["application_id"]
     await publish(ChatTurnObserved(producer="guidance", payload=ChatTurnPayload(
         areas=["Allmänna ämnen"], municipality_code="2480", lang="sv")))
@@ -250,6 +322,6 @@ async def test_occurrences_without_a_number_of_places_take_everyone(catalogue, a
     assert (await catalogue.push("2422", feed))[0] == 200
     await occurrences_known(allocation, ["e.2422.SFIKURSB.1"])
     for i in range(3):
-        await allocation.call("POST", "/v1/applications", form(["e.2422.SFIKURSB.1"], home="2422"), token="")
+        await allocation.apply(form(["e.2422.SFIKURSB.1"], home="2422"))
     status, summary = await allocation.call("POST", "/v1/rounds", {})
     assert summary["offers"] == 3 and summary["open_intake_occurrences"] == 1

@@ -80,7 +80,10 @@ def expected_table() -> dict:
         ("guidance", "POST /v1/counsellor/sessions/{code}/summary"): only({"counsellor": 202}),
         # --- allocation
         ("allocation", "GET /healthz"): public, ("allocation", "GET /readyz"): public,
-        ("allocation", "POST /v1/applications"): everyone(201),  # anyone may apply (each caller its own form)
+        ("allocation", "POST /v1/applications"): everyone(202),  # anyone may apply (each caller its own form)
+        ("allocation", "POST /v1/applications/{id}/confirm"): {**everyone(404), "learner": 200},
+        ("allocation", "GET /applications/{id}/confirm"): {**everyone(404), "learner": 200},
+        ("allocation", "POST /applications/{id}/confirm"): {**everyone(404), "learner": 200},
         ("allocation", "GET /v1/applications/{id}"): learner_by_secret_or_coord,
         ("allocation", "POST /v1/applications/{id}/approvals"): only({"coord_umea": 200, "coord_region": 200},
                                                                      coord_lycksele=403),
@@ -136,8 +139,8 @@ async def test_every_endpoint_answers_every_kind_of_caller_as_it_should(catalogu
     await occurrences_known(allocation, ["e.2480.AUTH1.1", "e.2480.AUTH2.1", "e.2480.AUTH3.1"])
     apps = {}
     for occ in ("AUTH1", "AUTH2", "AUTH3"):
-        status, apps[occ] = await allocation.call("POST", "/v1/applications", form([f"e.2480.{occ}.1"]), token="")
-        assert status == 201
+        status, apps[occ] = await allocation.apply(form([f"e.2480.{occ}.1"]))
+        assert status == 200
     status, rnd = await allocation.call("POST", "/v1/rounds", {})
     assert rnd["offers"] == 3
     from services.allocation import storage as alloc_storage
@@ -226,6 +229,8 @@ async def test_every_endpoint_answers_every_kind_of_caller_as_it_should(catalogu
         }.get(op)
         if op == "POST /offers/{id}":
             body, data = None, {"token": token or "", "answer": "accept"}
+        if op == "POST /applications/{id}/confirm":
+            body, data = None, {"secret": {True: app["secret"], False: wrong}.get(learner, "")}
         return {"method": method, "url": base[service] + path, "headers": headers, "params": params,
                 "json": body, "data": data, "allow_redirects": False}
 

@@ -5,17 +5,20 @@ numbers and strings). Never a 5xx; every refusal is JSON whose `error` says what
 (the field, or the line and column of broken JSON); and a refused input changes nothing stored
 (SQLite's data_version of the service's database stays the same).
 """
+import asyncio
 import json
 import secrets
 import sqlite3
 import time
 
+import aiohttp
 import pytest
 import requests
 from hypothesis import given
 from hypothesis import strategies as st
 
 from services.catalogue.demo import municipality_feed
+from tests.conftest import MailedLinks, apply_confirmed
 from tests.processes import SERVICES, whole_system
 from tests.strategies import ANY_JSON, FUZZ, mutated
 
@@ -43,17 +46,10 @@ def county(tmp_path_factory):
             if occ:
                 break
             time.sleep(0.5)
-        application = None
-        for _ in range(100):
-            r = requests.post(f"{url['allocation']}/v1/applications", timeout=30, json={
-                "submission_id": "fuzz-seed-1", "choices": occ[:1], "consent": True,
-                "applicant": {"name": "Fuzz Seed", "email": "seed@example.se", "home_municipality": "2480",
-                              "education_level": "primary", "employment": "unemployed"}})
-            if r.status_code in (200, 201):
-                application = r.json()
-                break
-            time.sleep(0.3)
-        assert application, r.text
+        application = asyncio.run(apply_once_known(url["allocation"], f"vux.test.{system.run_id}", {
+            "submission_id": "fuzz-seed-1", "choices": occ[:1], "consent": True,
+            "applicant": {"name": "Fuzz Seed", "email": "seed@example.se", "home_municipality": "2480",
+                          "education_level": "primary", "employment": "unemployed"}}))
         rnd = requests.post(f"{url['allocation']}/v1/rounds", json={}, timeout=30,
                             headers={"Authorization": f"Bearer {coordinator}"}).json()
         assert rnd["offers"] == 1
@@ -61,6 +57,17 @@ def county(tmp_path_factory):
                            "code": chat["code"], "result": chat["suggestions"][0]["id"], "occ": occ,
                            "application": application["application_id"]}
         yield system
+
+
+async def apply_once_known(url: str, exchange: str, form: dict) -> dict:
+    """A confirmed application, once allocation knows the occurrence (422 until its event arrives)."""
+    async with MailedLinks(exchange) as links, aiohttp.ClientSession() as http:
+        for _ in range(100):
+            status, receipt = await apply_confirmed(http, url, links, form)
+            if status == 200:
+                return receipt
+            await asyncio.sleep(0.3)
+    raise AssertionError(f"could not apply: {status} {receipt}")
 
 
 def bodies(f: dict) -> dict:

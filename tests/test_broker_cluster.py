@@ -77,7 +77,7 @@ async def test_the_services_lose_nothing_when_the_leading_broker_node_dies(tmp_p
                     body = form([umea[i % len(umea)]], email=email)
                     for attempt in range(50):  # the service answers 5xx only while it cannot commit
                         async with http.post(f"{system.procs['allocation'].url}/v1/applications", json=body) as r:
-                            if r.status == 201:
+                            if r.status == 202:
                                 accepted.append(email)
                                 break
                             assert r.status >= 500, (r.status, await r.text())
@@ -113,7 +113,7 @@ async def test_the_services_lose_nothing_when_the_leading_broker_node_dies(tmp_p
             figures.update({
                 "feed_events_sent": count(str(tmp_path / "catalogue.db"), "select count(*) from outbox"),
                 "occurrences_sent": sent_occurrences, "occurrences_received": known,
-                "applications_sent": APPLICATIONS, "receipts_received": len(set(received)),
+                "applications_sent": APPLICATIONS, "confirmation_mails_received": len(set(received)),
                 "lost": (sent_occurrences - known) + (APPLICATIONS - len(set(received))),
                 "duplicated": len(received) - len(set(received)),
                 "killed": leader,

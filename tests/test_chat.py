@@ -4,6 +4,7 @@ import asyncio
 import pytest
 
 from services.catalogue.demo import municipality_feed
+from tests.conftest import confirm_by_mail
 
 pytestmark = [pytest.mark.slow, pytest.mark.parametrize("db_factory", ["sqlite"], indirect=True)]
 
@@ -171,6 +172,15 @@ async def test_apply_from_the_chat_and_a_counsellor_sends_a_plan(catalogue, sear
     async with guidance.http.post(f"{guidance.url}/v1/chat/apply", json=form) as r:
         assert r.status == 200 and (await r.json(content_type=None))["duplicate"] is True  # a double click is one application
     for _ in range(100):
+        if sent_to(smtp, "sara@example.se"):
+            break
+        await asyncio.sleep(0.1)
+    assert len(sent_to(smtp, "sara@example.se")) == 1
+    # Nothing counts until Sara opens the link mailed to her and presses the button.
+    async with guidance.http.get(f"{guidance.url}/v1/chat/session", headers={"X-Chat-Session": sid}) as r:
+        assert (await r.json(content_type=None))["applications"][0]["status"] == "sent"
+    assert "registrerad" in await confirm_by_mail(guidance.http, sent_to(smtp, "sara@example.se")[0])
+    for _ in range(100):
         async with guidance.http.get(f"{guidance.url}/v1/chat/session", headers={"X-Chat-Session": sid}) as r:
             apps = (await r.json(content_type=None))["applications"]
         if apps[0]["status"] != "sent":
@@ -178,16 +188,17 @@ async def test_apply_from_the_chat_and_a_counsellor_sends_a_plan(catalogue, sear
         await asyncio.sleep(0.1)
     assert apps[0]["status"] == "received" and apps[0]["application_id"]
     for _ in range(100):
-        if sent_to(smtp, "sara@example.se"):
+        if len(sent_to(smtp, "sara@example.se")) == 2:
             break
         await asyncio.sleep(0.1)
-    assert len(sent_to(smtp, "sara@example.se")) == 1
+    assert [m["Subject"] for m in sent_to(smtp, "sara@example.se")] == ["Bekräfta din ansökan",
+                                                                       "Vi har tagit emot din ansökan"]
     # The request's correlation id followed it through both services' events to the e-mail it caused.
     from services.notifier.storage import deliveries
 
     async with notifier.service.engine.connect() as conn:
-        cids = (await conn.execute(select(deliveries.c.correlation_id))).scalars().all()
-    assert cids == ["corr-apply-1"]
+        cids = (await conn.execute(select(deliveries.c.correlation_id).order_by(deliveries.c.id))).scalars().all()
+    assert cids[0] == "corr-apply-1" and len(cids) == 2
 
     # The counsellor signs in, opens the conversation by its code, pins, notes and sends a plan.
     user, password = await make_counsellor(guidance)
@@ -210,7 +221,7 @@ async def test_apply_from_the_chat_and_a_counsellor_sends_a_plan(catalogue, sear
                                                          "note": "Lycka till!"}) as r:
         assert r.status == 202
     for _ in range(100):
-        if len(sent_to(smtp, "sara@example.se")) == 2:
+        if len(sent_to(smtp, "sara@example.se")) == 3:
             break
         await asyncio.sleep(0.1)
     plan = sent_to(smtp, "sara@example.se")[-1]

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from services.catalogue.demo import municipality_feed
+from tests.conftest import CONFIRM_LINK
 from tests.feeds import bundle, info
 from tests.test_chat import FIRST, load_county, make_counsellor, sent_to
 
@@ -92,13 +93,29 @@ async def test_learner_chats_refines_applies_and_a_counsellor_sends_a_plan(catal
     await page.select_option("#a-emp", "unemployed")
     await page.check("#a-consent")
     await page.click("#apply-form button[type=submit]")
-    await page.wait_for_selector("#receipt >> text=Ansöknings-id", timeout=30_000)
-    await page.screenshot(path=SHOTS / "3-learner-receipt.png", full_page=True)
+    await page.wait_for_selector("#receipt >> text=bekräfta ansökan", timeout=30_000)
     for _ in range(100):
         if sent_to(smtp, "lina@example.se"):
             break
         await asyncio.sleep(0.1)
     assert len(sent_to(smtp, "lina@example.se")) == 1
+    # Lina opens the link in the e-mail and presses the button; then the chat shows the application.
+    mail = sent_to(smtp, "lina@example.se")[0].get_body(("plain",)).get_content()
+    link = CONFIRM_LINK.search(mail).group(0)
+    confirm = await page.context.new_page()
+    await confirm.goto(link)
+    await confirm.get_by_role("button", name="Bekräfta ansökan").click()
+    await confirm.wait_for_selector("text=bekräftad och registrerad")
+    await confirm.screenshot(path=SHOTS / "3-learner-confirmed.png", full_page=True)
+    await confirm.close()
+    await page.reload()
+    await page.wait_for_selector("#receipt >> text=Ansöknings-id", timeout=30_000)
+    await page.screenshot(path=SHOTS / "3-learner-receipt.png", full_page=True)
+    for _ in range(100):
+        if len(sent_to(smtp, "lina@example.se")) == 2:
+            break
+        await asyncio.sleep(0.1)
+    assert len(sent_to(smtp, "lina@example.se")) == 2
     code = (await page.inner_text("#code")).strip()
     assert page.js_errors == []
 
@@ -126,7 +143,7 @@ async def test_learner_chats_refines_applies_and_a_counsellor_sends_a_plan(catal
     await cpage.wait_for_selector("#summary-status >> text=lina@example.se")
     await cpage.screenshot(path=SHOTS / "4-counsellor-session.png", full_page=True)
     for _ in range(100):
-        if len(sent_to(smtp, "lina@example.se")) == 2:
+        if len(sent_to(smtp, "lina@example.se")) == 3:
             break
         await asyncio.sleep(0.1)
     plan = sent_to(smtp, "lina@example.se")[-1].get_body(("plain",)).get_content()

@@ -19,7 +19,9 @@ from shared.http import (
     BODY_TIMEOUT_S, RateLimit, add_health_routes, client_address, json_response, make_middlewares, read_json_model,
     require_role,
 )
+from services.allocation.words import t
 from shared.problems import Problem
+from shared.reference import municipalities
 from shared.tokens import Caller
 
 SERVICE = web.AppKey("service", AllocationService)
@@ -53,14 +55,23 @@ class TokenQuery(BaseModel):
 
 # --- what the answers look like (documented in /openapi.json) ---
 
+class ConfirmationSent(BaseModel):
+    status: Literal["confirmation_sent"]
+    message: str = Field(description="what happens next, in the applicant's language")
+
+
+class ConfirmForm(BaseModel):
+    secret: str
+
+
 class Receipt(BaseModel, extra="allow"):
     application_id: str
     status: str
-    secret: str | None = Field(None, description="only in the first answer: keep it to see or erase the application")
     priority_group: int | None = None
-    status_url: str | None = None
-    choices: list[dict] | None = Field(None, description="{rank, occurrence_id, approval}")
-    duplicate: bool | None = Field(None, description="the same submission again: nothing new was created")
+    status_url: str | None = Field(None, description="where the applicant sees the application (the secret in it)")
+    lang: str | None = None
+    choices: list[dict] | None = Field(None, description="{rank, occurrence_id, title, approval}")
+    duplicate: bool = Field(False, description="it was confirmed before: nothing changed")
 
 
 class ApplicationView(BaseModel):
@@ -149,8 +160,19 @@ def create_app(service: AllocationService) -> web.Application:
     api = Api(app, "Vux Västerbotten allocation", "Applications, offers and admission rounds under the Education "
               "Act's priority rules, and the regional yrkesvux seat distribution.")
     coord = ("bearer",)
-    api.route("POST", "/v1/applications", submit, "Apply: ranked occurrences and the facts that decide priority",
-              body=ApplicationForm, response=Receipt, status=201, errors=(409, 422, 429), tags=("applications",))
+    api.route("POST", "/v1/applications", submit, "Apply: ranked occurrences and the facts that decide priority. "
+              "The answer is the same for every address: a link goes to the address, and the application counts "
+              "once it is opened", body=ApplicationForm, response=ConfirmationSent, status=202,
+              errors=(409, 422, 429), tags=("applications",))
+    api.route("POST", "/v1/applications/{id}/confirm", confirm_application,
+              "Confirm an application with the secret from the mailed link (again: changes nothing)",
+              query=SecretQuery, response=Receipt, auth=("applicationSecret",), errors=(404, 409, 410),
+              tags=("applications",))
+    api.route("GET", "/applications/{id}/confirm", confirm_page, "The page behind the confirmation e-mail's link",
+              query=SecretQuery, response_type="text/html", errors=(404,), tags=("applications",))
+    api.route("POST", "/applications/{id}/confirm", confirm_form, "The confirmation page's button", body=ConfirmForm,
+              body_types=("application/x-www-form-urlencoded",), response_type="text/html", errors=(400, 404, 409, 410),
+              tags=("applications",))
     api.route("GET", "/v1/applications/{id}", view_application, "An application (its secret, or a coordinator)",
               query=SecretQuery, response=ApplicationView, auth=("applicationSecret", "bearer"), errors=(403, 404), tags=("applications",))
     api.route("DELETE", "/v1/applications/{id}", erase_application, "Forget an applicant (statistics remain)",
@@ -218,6 +240,49 @@ async def submit(request: web.Request) -> web.Response:
     return json_response(receipt, status=status)
 
 
+async def confirm_application(request: web.Request) -> web.Response:
+    return json_response(await request.app[SERVICE].confirm(request.match_info["id"], _secret(request)))
+
+
+async def confirm_page(request: web.Request) -> web.Response:
+    # A GET only shows the button: mail scanners open links, and must not confirm for the applicant.
+    service = request.app[SERVICE]
+    try:
+        data = await service.confirmation_page_data(request.match_info["id"], _secret(request))
+    except Problem as exc:
+        return _page(t("confirm_title", "sv"), _both("confirm_not_found"), "sv", status=exc.status)
+    lang, e = data["lang"], html.escape
+    if data["status"] != "unconfirmed":
+        return _page(t("confirm_title", lang), f"<p>{e(t('confirm_already', lang))}</p>", lang)
+    names = {code: m.name for code, m in municipalities().items()}
+    items = "".join(f"<li>{e(title or '')}, {e(names.get(code, code or ''))}</li>" for title, code in data["choices"])
+    body = (f"<p>{e(t('confirm_intro', lang))}</p><ol>{items}</ol><form method=post>"
+            f"<input type=hidden name=secret value=\"{e(_secret(request) or '')}\">"
+            f"<button class=yes>{e(t('confirm_button', lang))}</button></form>")
+    return _page(t("confirm_title", lang), body, lang)
+
+
+async def confirm_form(request: web.Request) -> web.Response:
+    form = await _read_form(request, "send the secret as a web form")
+    service = request.app[SERVICE]
+    try:
+        receipt = await service.confirm(request.match_info["id"], str(form.get("secret", "")))
+    except Problem as exc:
+        key = {409: "confirm_conflict", 410: "confirm_expired"}.get(exc.status)
+        if key is None:
+            return _page(t("confirm_title", "sv"), _both("confirm_not_found"), "sv", status=exc.status)
+        lang = exc.extensions.get("lang", "sv")
+        return _page(t("confirm_title", lang), f"<p>{html.escape(t(key, lang))}</p>", lang, status=exc.status)
+    lang = receipt["lang"]
+    said = t("confirm_already" if receipt["duplicate"] else "confirmed", lang)
+    return _page(t("confirm_title", lang), f"<p role=status>{html.escape(said)}</p>", lang)
+
+
+def _both(key: str) -> str:
+    """Before we know whose link it is: Swedish and English."""
+    return "".join(f"<p lang={lang}>{html.escape(t(key, lang))}</p>" for lang in ("sv", "en"))
+
+
 async def view_application(request: web.Request) -> web.Response:
     staff = await optional_coordinator(request)
     return json_response(await request.app[SERVICE].view(request.match_info["id"], _secret(request), staff is not None,
@@ -259,12 +324,31 @@ async def tick_offers(request: web.Request) -> web.Response:
     return json_response(await request.app[SERVICE].tick_offers())
 
 
-PAGE = """<!doctype html><html lang="sv"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1"><title>Erbjudande om studieplats</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:36rem;margin:2rem auto;padding:0 1rem;line-height:1.5;color:#111}}
-button{{font-size:1rem;padding:.6rem 1.2rem;margin:.3rem .5rem .3rem 0;border-radius:.3rem;border:2px solid #044;}}
-.yes{{background:#05603a;color:#fff}} .no{{background:#fff;color:#111}} :focus{{outline:3px solid #c60}}</style></head>
-<body><main><h1>Erbjudande om studieplats</h1>{body}</main></body></html>"""
+STYLE = ("body{font-family:system-ui,sans-serif;max-width:36rem;margin:2rem auto;padding:0 1rem;line-height:1.5;"
+         "color:#111}button{font-size:1rem;padding:.6rem 1.2rem;margin:.3rem .5rem .3rem 0;border-radius:.3rem;"
+         "border:2px solid #044}.yes{background:#05603a;color:#fff}.no{background:#fff;color:#111}"
+         ":focus{outline:3px solid #c60}")
+RTL = {"ar", "fa", "prs"}
+
+
+def _page(title: str, body: str, lang: str, status: int = 200) -> web.Response:
+    """A small page of its own for a link in an e-mail (no script; the page's words in the applicant's language)."""
+    e = html.escape
+    page = (f'<!doctype html><html lang="{e(lang)}" dir="{"rtl" if lang in RTL else "ltr"}"><head><meta charset="utf-8">'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1"><title>{e(title)}</title>'
+            f"<style>{STYLE}</style></head><body><main><h1>{e(title)}</h1>{body}</main></body></html>")
+    return web.Response(text=page, content_type="text/html", status=status)
+
+
+async def _read_form(request: web.Request, hint: str):  # noqa: ANN202 - a MultiDict
+    try:
+        async with asyncio.timeout(BODY_TIMEOUT_S):
+            return await request.post()
+    except TimeoutError:
+        raise Problem(408, f"the form did not arrive within {BODY_TIMEOUT_S:g} seconds") from None
+    except (ValueError, AssertionError, UnicodeDecodeError, HttpProcessingError, web.HTTPException):
+        # aiohttp's parser refuses a malformed multipart or urlencoded body with these
+        raise Problem(400, f"could not read the form; {hint}") from None
 
 
 async def offer_page(request: web.Request) -> web.Response:
@@ -283,18 +367,11 @@ async def offer_page(request: web.Request) -> web.Response:
                 f"<form method=post><input type=hidden name=token value=\"{e(token)}\">"
                 "<button class=yes name=answer value=accept>Ja, jag tar platsen</button>"
                 "<button class=no name=answer value=decline>Nej tack</button></form>")
-    return web.Response(text=PAGE.format(body=body), content_type="text/html")
+    return _page("Erbjudande om studieplats", body, "sv")
 
 
 async def offer_form(request: web.Request) -> web.Response:
-    try:
-        async with asyncio.timeout(BODY_TIMEOUT_S):
-            form = await request.post()
-    except TimeoutError:
-        raise Problem(408, f"the form did not arrive within {BODY_TIMEOUT_S:g} seconds") from None
-    except (ValueError, AssertionError, UnicodeDecodeError, HttpProcessingError, web.HTTPException):
-        # aiohttp's parser refuses a malformed multipart or urlencoded body with these
-        raise Problem(400, "could not read the form; send answer and token as a web form") from None
+    form = await _read_form(request, "send answer and token as a web form")
     answer = form.get("answer")
     if answer not in ("accept", "decline"):
         raise Problem(400, "answer must be accept or decline")

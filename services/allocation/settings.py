@@ -11,6 +11,8 @@ class AllocationSettings(ServiceSettings):
     apply_rate_per_minute: int = Field(10, description="Applications one client address may send per minute")
     applications_per_address_per_day: int = Field(3, description="Applications (and so receipts) one e-mail "
                                                   "address may cause in 24 hours, whoever sends them")
+    confirm_within_hours: float = Field(24, description="How long the link that confirms an application works; "
+                                        "an application not confirmed by then is forgotten")
     link_secret: str = Field("", description="Key for offer answer links; empty: generated once and kept in the database")
     offer_answer_days: float = Field(7, description="How long an applicant has to answer an offer")
     offer_reminder_hours: float = Field(48, description="Remind this long before an offer lapses")

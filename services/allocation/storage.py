@@ -49,6 +49,7 @@ applications = Table(
     Column("priority_reason", Text, nullable=False),
     Column("status", String(20), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("confirmed_at", DateTime(timezone=True)),  # None while status is "unconfirmed"
     Column("erased_at", DateTime(timezone=True)),
     Index("ix_applications_email", "email_key"),
     Index("ix_applications_status", "status"),
@@ -213,6 +214,25 @@ async def add_application(conn: AsyncConnection, values: dict, choice_rows: list
     await conn.execute(insert(choices), choice_rows)
 
 
+async def confirm_application(conn: AsyncConnection, application_id: str) -> bool:
+    """Unconfirmed -> received; False when it was not (any longer) unconfirmed."""
+    res = await conn.execute(update(applications).where(applications.c.id == application_id,
+                                                        applications.c.status == "unconfirmed")
+                             .values(status="received", confirmed_at=now()))
+    return res.rowcount > 0
+
+
+async def unconfirmed_before(conn: AsyncConnection, before: datetime) -> list:
+    return (await conn.execute(select(applications).where(applications.c.status == "unconfirmed",
+                                                          applications.c.created_at < before))).all()
+
+
+async def delete_applications(conn: AsyncConnection, ids: list[str]) -> None:
+    """Gone entirely: an application never confirmed was never counted, so no statistics remain."""
+    await conn.execute(delete(choices).where(choices.c.application_id.in_(ids)))
+    await conn.execute(delete(applications).where(applications.c.id.in_(ids)))
+
+
 async def choices_with_occurrences(conn: AsyncConnection, application_id: str) -> list:
     return (await conn.execute(
         select(choices, occurrences.c.title, occurrences.c.municipality_code, occurrences.c.start)
@@ -366,7 +386,9 @@ async def demand_rows(conn: AsyncConnection) -> tuple[list, list, list]:
     applied = (await conn.execute(
         select(o.c.area, o.c.municipality_code, func.count(), func.sum(case((ch.c.rank == 1, 1), else_=0)),
                func.count(ch.c.reserve_position))
-        .join(o, o.c.id == ch.c.occurrence_id).group_by(o.c.area, o.c.municipality_code))).all()
+        .join(o, o.c.id == ch.c.occurrence_id)
+        .join(applications, applications.c.id == ch.c.application_id)
+        .where(applications.c.status != "unconfirmed").group_by(o.c.area, o.c.municipality_code))).all()
     offered = (await conn.execute(
         select(o.c.area, o.c.municipality_code, of.c.status, func.count())
         .join(o, o.c.id == of.c.occurrence_id).group_by(o.c.area, o.c.municipality_code, of.c.status))).all()

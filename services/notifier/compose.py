@@ -24,6 +24,7 @@ from shared.events import Envelope, GuidanceSummaryPayload
 from shared.reference import municipalities
 
 TEMPLATE_FOR = {
+    "application.confirmation_requested": "application_confirm",
     "application.received": "application_received",
     "application.rejected": "application_rejected",
     "application.waitlisted": "application_waitlisted",
@@ -36,8 +37,8 @@ TEMPLATE_FOR = {
     "guidance.summary_requested": "guidance_summary",
 }
 LANGS = ("sv", "en")
-LINK_LABEL = {"sv": {"offer": "Svara på erbjudandet", "status": "Se din ansökan"},
-              "en": {"offer": "Answer the offer", "status": "See your application"}}
+LINK_LABEL = {"sv": {"offer": "Svara på erbjudandet", "status": "Se din ansökan", "confirm": "Bekräfta ansökan"},
+              "en": {"offer": "Answer the offer", "status": "See your application", "confirm": "Confirm the application"}}
 TZ = ZoneInfo("Europe/Stockholm")
 _control = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
 
@@ -107,6 +108,8 @@ class Composer:
         if event.type.startswith("offer.") and getattr(p, "answer_url", None) and event.type in (
                 "offer.made", "offer.reminder"):
             link, kind = p.answer_url, "offer"
+        elif event.type == "application.confirmation_requested":
+            link, kind = p.confirm_url, "confirm"
         elif event.type == "application.received" and p.status_url:
             link, kind = p.status_url, "status"
         ctx = {"p": p, "contact": contact, "lang": lang, "link": link, "sender": self.sender,

@@ -21,9 +21,11 @@ import re
 import time
 from collections import Counter
 
+import aiohttp
 import pytest
 
 from services.catalogue.demo import municipality_feed
+from tests.conftest import CONFIRM_LINK, confirm_by_mail
 from tests.e2e.county import County
 
 pytestmark = pytest.mark.slow
@@ -157,16 +159,26 @@ async def test_the_county_journey_under_faults(county: County, smtp):
         "submission_id": "ali-form-1", "choices": [contested], "consent": True,
         "applicant": {"name": "Ali Hassan", "email": "ali.hassan@example.se", "home_municipality": SKELLEFTEA,
                       "education_level": "post_secondary", "employment": "employed", "lang": "sv"}})
-    assert status == 201, ali
-    secrets.append(ali["secret"])
+    assert status == 202 and ali["status"] == "confirmation_sent", ali
     faults["RabbitMQ restart while applications flow (s down)"] = round(await county.restart_rabbitmq(), 1)
 
-    async def receipts():
-        return all(to(smtp, a) for a in ("sara.lindqvist@example.se", "john.smith@example.com",
-                                          "ali.hassan@example.se"))
-    await county.until(receipts, timeout=60, message="three receipts")
-    assert "ansökan" in body(to(smtp, "sara.lindqvist@example.se")[0]).lower()
+    learners = ("sara.lindqvist@example.se", "john.smith@example.com", "ali.hassan@example.se")
+
+    async def mails(n: int):
+        return all(len(to(smtp, a)) >= n for a in learners)
+    await county.until(lambda: mails(1), timeout=60, message="three confirmation e-mails")
+    assert "bekräfta" in body(to(smtp, "sara.lindqvist@example.se")[0]).lower()
     assert to(smtp, "john.smith@example.com")[0]["Content-Language"] == "en"
+    # Each opens the link in the e-mail and confirms: only then do the applications count.
+    async with aiohttp.ClientSession() as http:
+        for a in learners:
+            await confirm_by_mail(http, to(smtp, a)[0])
+    link = CONFIRM_LINK.search(body(to(smtp, "ali.hassan@example.se")[0])).group(0)
+    ali_id, ali_secret = link.split("/applications/")[1].split("/confirm?secret=")
+    ali = {"application_id": ali_id, "secret": ali_secret}
+    secrets.append(ali_secret)
+    await county.until(lambda: mails(2), timeout=60, message="three receipts")
+    assert "ansökan" in body(to(smtp, "sara.lindqvist@example.se")[1]).lower()
 
     async def sara_received():
         status, view = await county.call("guidance", "GET", "/v1/chat/session", headers={"X-Chat-Session": sid})
@@ -336,7 +348,9 @@ async def parked_then_replayed(county: County, smtp, contested_course: dict) -> 
         await county.database_read_only("allocation", False)  # the fix
     out = await asyncio.to_thread(county.cli, "allocation", "parked", "replay", "allocation.applications")
     assert "allocation.applications: 1 message(s) moved back" in out.stdout, out.stdout
-    await county.until(lambda: to(smtp, "maria.berg@example.se"), message="Maria's receipt after the replay")
+    await county.until(lambda: to(smtp, "maria.berg@example.se"), message="Maria's e-mail after the replay")
+    async with aiohttp.ClientSession() as http:
+        await confirm_by_mail(http, to(smtp, "maria.berg@example.se")[0])
     listing = (await asyncio.to_thread(county.cli, "allocation", "parked", "list")).stdout
     assert "allocation.applications.parking: 0 parked" in listing, listing
     return maria["session_id"]
