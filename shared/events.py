@@ -19,7 +19,7 @@ def utcnow() -> datetime:
 
 
 # The languages a learner is answered in (the pages, the assistant, the e-mails).
-Lang = Literal["sv", "en", "ar", "so", "fa"]
+Lang = Literal["sv", "en", "ar", "fa", "prs", "so", "ti"]  # prs: Dari; ti: Tigrinya
 
 class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=False)

@@ -80,6 +80,8 @@ class Understood(BaseModel, extra="allow"):
     skills: list[str]
     home_municipality: dict | None = Field(description="{code, name}")
     constraints: dict = Field(description="distance, can_move, travel, pace, start, swedish: those known")
+    education: Literal["none", "compulsory", "upper_secondary", "post_secondary"] | None = Field(
+        None, description="highest completed education, in Sweden or abroad")
     facts: list[str]
     summary: str = Field(description="in the conversation's language")
 

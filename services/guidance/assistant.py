@@ -21,9 +21,14 @@ def phrases() -> dict[str, dict[str, str]]:
     return json.loads(I18N.read_text(encoding="utf-8"))
 
 
+# Where a phrase is not yet written in a language: Dari reads Persian; everyone else gets English, then Swedish.
+FALLBACK = {"prs": ("prs", "fa", "en", "sv")}
+
+
 def t(lang: str, key: str, **values) -> str:
     table = phrases()
-    text = table.get(lang, {}).get(key) or table["en"].get(key) or table["sv"][key]
+    text = next((table.get(lg, {}).get(key) for lg in FALLBACK.get(lang, (lang, "en", "sv"))
+                 if table.get(lg, {}).get(key)), None) or table["sv"][key]
     return text.format(**values) if values else text
 
 
@@ -59,6 +64,8 @@ def understood(p: Profile, lang: str) -> dict:
         facts.append(t(lang, f"r_start_{p.start}"))
     if p.swedish:
         facts.append(t(lang, "r_sfi" if p.swedish == "sfi" else f"r_swedish_{p.swedish}"))
+    if p.education:
+        facts.append(t(lang, f"r_education_{p.education}"))
     return {
         "experience": [j.model_dump() for j in p.experience],
         "goals": [j.model_dump() for j in p.goals],
@@ -67,6 +74,7 @@ def understood(p: Profile, lang: str) -> dict:
         if p.home_municipality else None,
         "constraints": {k: v for k, v in p.model_dump(include={"can_move", "travel", "distance", "pace", "start",
                                                                 "swedish"}).items() if v is not None},
+        "education": p.education,
         "facts": facts,
         "summary": _join(facts, lang),
     }

@@ -7,14 +7,16 @@ as the answer to the question the assistant asked last ("Lycksele", "ja", "delti
 """
 from __future__ import annotations
 
+import json
 import re
 from datetime import date, timedelta
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from shared.reference import municipalities
+from shared.reference import fold, municipalities, places_in, words_of
 
 _word = re.compile(r"\w+", re.UNICODE)
 
@@ -35,12 +37,57 @@ class Profile(BaseModel):
     pace: Literal["full", "part"] | None = None
     start: Literal["now", "autumn", "spring", "next_year"] | None = None
     swedish: Literal["sfi", "basic", "good"] | None = None
+    education: Literal["none", "compulsory", "upper_secondary", "post_secondary"] | None = None  # highest, anywhere
     skills: list[str] = Field(default_factory=list, description="JobTech skills named in what the learner wrote")
+    places: list[str] = Field(default_factory=list, description="county municipalities named, not (yet) as home")
     topics: list[str] = Field(default_factory=list, description="the learner's own words about work and goals")
     asked: list[str] = Field(default_factory=list, description="questions asked so far, in order")
 
 
 # --- facts in a message ---------------------------------------------------------------------------
+
+CUES = Path(__file__).parent / "cues.json"
+EDUCATION = ("none", "compulsory", "upper_secondary", "post_secondary")
+
+
+@lru_cache(maxsize=1)
+def _cues() -> dict[str, re.Pattern]:
+    """One pattern per fact, from the phrases of all seven languages (cues.json): learners mix languages,
+    and a phrase of one language rarely means something else in another."""
+    table = json.loads(CUES.read_text(encoding="utf-8"))
+    out = {}
+    for fact, by_lang in table.items():
+        if fact.startswith("_"):
+            continue
+        alts = []
+        for phrase in {fold(p) for phrases in by_lang.values() for p in phrases}:
+            body = r"(?:\W+\w+){0,6}?\W+".join(re.escape(part) for part in phrase.split(" * "))
+            if phrase.isascii():
+                alts.append(rf"(?<!\w){body}(?!\w)")
+            else:  # an attached Arabic preposition or conjunction before, a short ending after
+                alts.append(rf"(?<!\w)(?:[وبلف])?{body}\w{{0,2}}(?!\w)")
+        out[fact] = re.compile("|".join(sorted(alts, key=len, reverse=True)))
+    return out
+
+
+def _says(text: str, fact: str) -> bool:
+    return _cues()[fact].search(text) is not None
+
+
+# Clauses end at punctuation and at "because" or "but": "عن بعد لأني ما بقدر" is not "not at a distance".
+_clause = re.compile(r"[.,;:!?،؛።፣፤\n()]+|\b(?:eftersom|because|men|but|لانی|لان|چون|ምኽንያቱ|maxaa yeelay)\b")
+
+
+def _said_not(text: str, fact: str) -> bool:
+    """A fact's words with a "not" beside them in the same clause ("Distans passar inte mig")."""
+    neg = _cues()["neg"]
+    for clause in _clause.split(text):
+        for m in _cues()[fact].finditer(clause):
+            window = " ".join(clause[:m.start()].split()[-2:] + clause[m.end():].split()[:3])
+            if neg.search(window):
+                return True
+    return False
+
 
 def _has(text: str, *phrases: str) -> bool:
     return _phrases(phrases).search(text) is not None
@@ -52,31 +99,27 @@ def _phrases(phrases: tuple[str, ...]) -> re.Pattern:
     return re.compile("|".join(rf"(?<!\w){re.escape(p)}(?!\w)" for p in phrases))
 
 
-_HOME_CUE = re.compile(r"(?:\bbor|\blive|\bliving|\bdegan|أسكن|أعيش|ساکن)\b[^.,;!?]{0,12}$")
-_FROM_CUE = re.compile(r"(?:\bfrån|\bfrom)\b[^.,;!?]{0,12}$")
-_AWAY_CUE = re.compile(r"(?:\btill|\bto|\bpendla|\bcommute|\bresa|\btravel)\b[^.,;!?]{0,12}$")
-
-
 def _municipality_in(text: str) -> str | None:
-    """Where the learner lives, of the county's municipalities named in the text: the one after "bor i" /
-    "live in", else after "från", else the last one named that is not where they would travel to
-    ("pendla till Skellefteå" says nothing of home)."""
-    found = []
-    for code, m in municipalities().items():
-        for match in re.finditer(rf"(?<!\w){re.escape(m.name.lower())}s?(?!\w)", text):
-            found.append((match.start(), code))
-    found.sort()
-    before = {start: text[max(0, start - 30):start] for start, _ in found}
-    for cue in (_HOME_CUE, _FROM_CUE):
-        home = [code for start, code in found if cue.search(before[start])]
+    """Where the learner lives, of the county's places named in the text (any script): one with a
+    "live" word near it ("bor i Lycksele", "ساكن بأوميو", "الان شلفتیو هستم"), else the last one named
+    that is not where they would go ("pendla till Skellefteå", "u guuro Skellefteå") or work."""
+    found = places_in(text)
+    if not found:
+        return None
+    words = words_of(text)
+    cues = _cues()
+
+    def near(i: int, fact: str, before: int, after: int) -> bool:
+        return cues[fact].search(" ".join(words[max(0, i - before):i + 1 + after])) is not None
+
+    # "pendla till X, jag bor i Y"; but "moved to X" is home
+    going = {i for i, _ in found if near(i, "away", 2, 0) and not near(i, "home", 2, 0)}
+    for before, after in ((4, 0), (0, 3)):  # "bor i X" first, then "الان X هستم", "ኣብ X እነብር" after it
+        home = [p.code for i, p in found if i not in going and near(i, "home", before, after)]
         if home:
             return home[0]
-    here = [code for start, code in found if not _AWAY_CUE.search(before[start])]
+    here = [p.code for i, p in found if not near(i, "away", 8, 0)]
     return here[-1] if here else None
-
-
-YES = ("ja", "japp", "yes", "yeah", "ok", "okej", "gärna", "haa", "نعم", "بله", "آره", "absolut", "visst")
-NO = ("nej", "no", "nope", "inte", "maya", "لا", "نه")
 
 
 def read_message(profile: Profile, message: str, today: date, reading: dict | None = None  # noqa: ARG001
@@ -89,84 +132,92 @@ def read_message(profile: Profile, message: str, today: date, reading: dict | No
     """
     reading = reading or {}
     p = profile.model_copy(deep=True)
-    text = " ".join(message.lower().split())
+    text = " ".join(fold(message).split())
     last_q = p.asked[-1] if p.asked else None
 
     # Occupations named in the text: work done or the goal.
-    known = {j.ssyk4 for j in p.experience} | {j.ssyk4 for j in p.goals}
+    known = {j.ssyk4 for j in p.experience}
     years = reading.get("years")
     for o in reading.get("occupations", []):
         job = Job(occupation=o["named"], ssyk4=o["ssyk4"])  # as the learner wrote it
         if o["role"] == "goal":
+            # Worked as one and wants to again ("كنت كهربائي … أريد أشتغل كهربائي"): both are true.
             p.goals = [g for g in p.goals if g.ssyk4 != job.ssyk4] + [job]
-            p.experience = [e for e in p.experience if e.ssyk4 != job.ssyk4]
         elif o["ssyk4"] not in known:
+            known.add(o["ssyk4"])
             job.years, years = years, None  # the years belong with the first occupation named
             p.experience.append(job)
     if years is not None and p.experience and p.experience[-1].years is None:
         p.experience[-1].years = years
     p.skills = list(dict.fromkeys(p.skills + list(reading.get("skills", []))))[:8]
 
-    # Where the learner lives: "bor i Lycksele", "jag bor i Lycksele nu", or a bare answer.
-    place = _municipality_in(text)
-    if place and (p.home_municipality is None or last_q == "municipality"
-                  or _has(text, "bor", "live", "living", "flyttat", "moved", "från", "from", "degan", "أسكن",
-                          "أعيش", "زندگی", "ساکن")):
+    # Where the learner lives: "bor i Lycksele", "ساكن بأوميو", or a bare answer to the question.
+    place = _municipality_in(message)
+    if place and (p.home_municipality is None or last_q == "municipality" or _says(text, "home")):
         p.home_municipality = place
+    elif place is None and p.home_municipality is None and p.places and _says(text, "home") and _says(text, "here"):
+        p.home_municipality = p.places[-1]  # "Halkan ayaan ku noolahay": here, where they said they work
+    p.places = (p.places + [pl.code for _, pl in places_in(message)])[-5:]
 
     # Distance or on site.
-    if _has(text, "inte på distans", "inte distans", "not online", "not remote", "not at a distance", "på plats",
-            "on site", "in person", "i klassrum"):
+    if _says(text, "distance_no") or _said_not(text, "distance_yes"):
         p.distance = "no"
-    elif _has(text, "distans", "distance", "online", "remote", "hemifrån", "from home", "عن بعد", "أونلاين",
-              "از راه دور", "آنلاین", "fogaan", "online-ka"):
-        p.distance = "only" if _has(text, "helst", "bara", "only", "endast", "prefer", "vill", "want", "فقط") \
-            or p.can_move is False or last_q == "travel" else (p.distance or "ok")
+    elif _says(text, "distance_yes"):
+        p.distance = "only" if _says(text, "distance_only") or p.can_move is False or last_q == "travel" \
+            else (p.distance or "ok")
 
-    # Moving and travelling.
-    if _has(text, "kan inte flytta", "vill inte flytta", "can't move", "cannot move", "can not move",
-            "don't want to move", "لا أستطيع الانتقال", "نمی‌توانم نقل مکان", "ma guuri karo"):
+    # Moving and travelling: "can't" before "can".
+    if _says(text, "move_no"):
         p.can_move = False
-    elif _has(text, "kan flytta", "can move", "willing to move"):
+    elif _says(text, "move_yes"):
         p.can_move = True
-    if _has(text, "kan pendla", "kan resa", "can commute", "can travel", "pendlar gärna", "pendla"):
-        p.travel = True
-    elif _has(text, "kan inte pendla", "kan inte resa", "can't travel", "cannot travel", "can't commute", "har ingen bil",
-              "no car"):
+    if _says(text, "travel_no"):
         p.travel = False
+    elif _says(text, "travel_yes"):
+        p.travel = True
 
     # Pace.
-    if _has(text, "deltid", "halvtid", "halvfart", "part time", "part-time", "parttime", "kvällar", "evenings",
-            "dawam dhiman", "پاره وقت", "دوام جزئي"):
+    if _says(text, "pace_part"):
         p.pace = "part"
-    elif _has(text, "heltid", "full time", "full-time", "fulltime", "dawam buuxa", "تمام وقت", "دوام كامل"):
+    elif _says(text, "pace_full"):
         p.pace = "full"
 
     # Start.
-    if _has(text, "direkt", "snarast", "så snart", "så fort", "nu direkt", "asap", "right away", "as soon as",
-            "immediately", "now", "hadda", "الآن", "فورا", "همین حالا"):
+    if _has(text, "direkt", "snarast", "sa snart", "sa fort", "nu direkt", "asap", "right away", "as soon as",
+            "immediately", "hadda", "الان", "فورا", "همین حالا"):
         p.start = "now"
-    elif _has(text, "hösten", "i höst", "till hösten", "autumn", "fall", "augusti", "august", "september"):
+    elif _has(text, "hosten", "i host", "till hosten", "autumn", "fall", "augusti", "august", "september"):
         p.start = "autumn"
-    elif _has(text, "våren", "i vår", "till våren", "spring", "januari", "january", "februari", "february"):
+    elif _has(text, "varen", "i var", "till varen", "spring", "januari", "january", "februari", "february"):
         p.start = "spring"
-    elif _has(text, "nästa år", "next year", "sannadka dambe", "العام المقبل", "سال آینده"):
+    elif _has(text, "nasta ar", "next year", "sannadka dambe", "العام المقبل", "سال اینده"):
         p.start = "next_year"
 
-    # Swedish level.
-    if _has(text, "sfi"):
-        p.swedish = "sfi"
-    elif _has(text, "lite svenska", "little swedish", "some swedish", "basic swedish", "svenska lite",
-              "svenska som andraspråk", "sas"):
-        p.swedish = "basic"
-    elif _has(text, "flytande", "bra på svenska", "fluent", "svenska som modersmål", "native swedish", "good swedish"):
-        p.swedish = "good"
+    # Swedish level: said of Swedish (or SFI), good before SFI before a little.
+    if _says(text, "swedish_word") or last_q == "swedish":
+        if _says(text, "swedish_good"):
+            p.swedish = "good"
+        elif _says(text, "swedish_sfi_done"):
+            p.swedish = "basic"
+        elif _says(text, "swedish_sfi"):
+            p.swedish = "sfi"
+        elif _says(text, "swedish_basic"):
+            p.swedish = "basic"
+
+    # Highest completed education, in Sweden or abroad: the highest one said so far.
+    said = next((level for fact, level in (("education_dropout", "compulsory"),
+                                            ("education_post_secondary", "post_secondary"),
+                                            ("education_upper_secondary", "upper_secondary"),
+                                            ("education_compulsory", "compulsory"), ("education_none", "none"))
+                 if _says(text, fact) and (level in ("none", "compulsory") or not _said_not(text, fact))), None)
+    if said and (p.education is None or EDUCATION.index(said) > EDUCATION.index(p.education)):
+        p.education = said
 
     # A bare yes or no answers the last question.
     if last_q == "travel" and p.distance is None and p.travel is None:
-        if _has(text, *YES):
+        if _says(text, "yes"):
             p.travel = True
-        elif _has(text, *NO):
+        elif _says(text, "no"):
             p.distance = "only"
     if last_q == "pace" and p.pace is None:
         if _has(text, "halv", "half", "50"):

@@ -281,11 +281,15 @@ class SearchService(BusService):
                      understand: bool = True, lang: str | None = None) -> dict:
         """Ranked results; with `understand`, also what the text says (understanding.read)."""
         t0 = time.perf_counter()
-        qvec = await self.embedder.query(text)
-        depth = max(100, limit * 10)
-        ranked = ranking.fuse(self.index, qvec, text, depth=depth, title_weight=self.settings.title_weight, subject_weight=self.settings.subject_weight)
-        results = ranking.results(self.index, ranked, text, filters, limit, kinds, date.today())
         reading = understanding.read(text, lang)
+        expand = self.settings.expand_query
+        wanted = understanding.search_text(text, reading) if expand == "all" or (
+            expand == "other" and reading["lang"] != "sv") else text
+        qvec = await self.embedder.query(wanted)
+        depth = max(100, limit * 10)
+        ranked = ranking.fuse(self.index, qvec, text, depth=depth, title_weight=self.settings.title_weight,
+                              subject_weight=self.settings.subject_weight)
+        results = ranking.results(self.index, ranked, text, filters, limit, kinds, date.today())
         if "validation" in kinds and reading["experience"]:
             worked = {o["ssyk4"] for o in reading["experience"]}
             results = ranking.validation_first(self.index, results, worked, text, filters, limit)

@@ -19,6 +19,8 @@ class SearchSettings(ServiceSettings):
     query_backend: str = Field("onnx-int8", pattern="^(onnx-int8|torch)$",
                                description="Queries through the int8 ONNX encoder built next to the model "
                                            "(about 2.5x faster), or through sentence-transformers")
+    expand_query: str = Field("other", description="Search with the Swedish names of the occupations understood "
+                              "before the learner's own words: 'all' texts, 'other' (not Swedish) or 'none'")
     title_weight: float = Field(0.0, description="Bonus when a course title stands word for word in the query")
     embed_worker: bool = Field(True, description="Embed texts in this process too (a worker on the shared "
                                "queue); false where separate `embed-worker` processes do it")

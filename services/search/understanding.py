@@ -13,6 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from services.search.taxonomy import named_occupations, named_skills
+from shared.reference import fold
 
 WORDS = Path(__file__).parent / "words.json"
 _word = re.compile(r"\w+", re.UNICODE)
@@ -20,31 +21,49 @@ _word = re.compile(r"\w+", re.UNICODE)
 # --- language -----------------------------------------------------------------------------------
 
 _PERSIAN = set("پچژگکی")
+# Words Dari uses where Iranian Persian uses others (the script is shared): موتر car, اطفال children,
+# مکتب school, بلی yes, استم/استیم am/are, کدم did, صنف class, دکان shop, ولایت province.
+_DARI = set("موتر اطفال مکتب بلی استم استیم کدم میکدم صنف دکان لاری دریور ولایت سویدن سویدنی کابل "
+            "افغانستان پوهنتون دهقان نلدوان".split())
+_IRANI = set("میخوام میتونم هستم اومدم بشم خونه ماشین بچه مدرسه ایران تهران سوئد سوئدی کار".split())
 _LATIN_HINTS = {
     "sv": set("jag och har som att det inte vill bor kan med på är en ett för till år jobbat arbetat läsa "
-              "studera heltid deltid distans flytta svenska utbildning kurs".split()),
+              "studera heltid deltid distans flytta svenska utbildning kurs hej nu men eller".split()),
     "en": set("i and have as the to not want live can with on is a an for years worked study work "
-              "would like course move english distance time".split()),
+              "would like course move english distance time my am was but hi from".split()),
     "so": set("waxaan iyo ahay ku ka waan sanno sano shaqo rabaa doonayaa jiraa ahaa waxaa baran "
-              "dugsi magaalada degan".split()),
+              "dugsi magaalada degan deganahay noolahay inaan noqdo hadda halkan oo ma aan ayaan waa "
+              "iswiidhish carruur hooyo salaan asc maalin waqti".split()),
 }
 
 
 def detect_language(text: str, current: str | None = None) -> str:
     """The language a message is written in, from its script and its most common words; `current`
-    (or Swedish) when the message says too little to tell."""
+    (or Swedish) when the message says too little to tell: a place name, a Swedish loanword or a
+    "ja" does not change a conversation's language."""
     letters = [ch for ch in text if ch.isalpha()]
     if letters:
+        ethiopic = sum("\u1200" <= ch <= "\u137f" for ch in letters)
+        if ethiopic > len(letters) / 2:
+            return "ti"
         arabic = [ch for ch in letters if "\u0600" <= ch <= "\u06ff" or "\u0750" <= ch <= "\u077f"]
         if len(arabic) > len(letters) / 2:
-            return "fa" if any(ch in _PERSIAN for ch in arabic) else "ar"
+            if not any(ch in _PERSIAN for ch in arabic):
+                return "ar"
+            words = set(fold(text).split())
+            dari, irani = len(words & {fold(w) for w in _DARI}), len(words & {fold(w) for w in _IRANI})
+            if dari > irani:
+                return "prs"
+            if irani > dari or current not in ("fa", "prs"):
+                return "fa"
+            return current
     words = [w.lower() for w in _word.findall(text)]
     if len(words) < 3:
         return current or "sv"
     scores = {lang: sum(w in hints for w in words) for lang, hints in _LATIN_HINTS.items()}
-    scores["sv"] += sum(ch in "åäö" for ch in text.lower())
+    scores["sv"] += sum(ch in "åäö" for ch in text.lower()) // 2
     best = max(scores, key=lambda k: scores[k])
-    if scores[best] == 0:
+    if scores[best] < 2 or (current and scores.get(current, 0) == scores[best]):
         return current or "sv"
     return best
 
@@ -79,7 +98,8 @@ def words() -> dict[str, dict[str, str]]:
 
 def _t(lang: str, key: str, **values) -> str:
     table = words()
-    text = table.get(lang, {}).get(key) or table["en"].get(key) or table["sv"][key]
+    order = ("prs", "fa", "en", "sv") if lang == "prs" else (lang, "en", "sv")
+    text = next((table.get(lg, {}).get(key) for lg in order if table.get(lg, {}).get(key)), None) or table["sv"][key]
     return text.format(**values)
 
 
@@ -109,8 +129,19 @@ def read(text: str, lang: str | None = None) -> dict:
             "skills": skills, "summary": _join(facts, lang)}
 
 
+def search_text(text: str, reading: dict) -> str:
+    """What to embed for a learner's text: the Swedish names of the occupations understood, the goal
+    first, then the learner's own words. The course texts are Swedish; a Tigrinya or Somali story is
+    far from them in the model, its occupations are not."""
+    goals = [o["group"] for o in reading["occupations"] if o["role"] == "goal"]
+    worked = [o["group"] for o in reading["occupations"] if o["role"] != "goal"]
+    parts = [f"Jag vill bli {', '.join(dict.fromkeys(goals))}." if goals else "",
+             f"Jag har arbetat som {', '.join(dict.fromkeys(worked))}." if worked else "", text]
+    return " ".join(p for p in parts if p)
+
+
 def _join(parts: list[str], lang: str) -> str:
     if len(parts) <= 1:
         return "".join(parts)
-    sep = "، " if lang in ("ar", "fa") else ", "
+    sep = "، " if lang in ("ar", "fa", "prs") else ", "
     return sep.join(parts[:-1]) + f" {_t(lang, 'r_and')} " + parts[-1]

@@ -200,7 +200,7 @@
         choices: state.choices.map((c) => c.id),
         applicant: {name: f.name.value.trim(), email: f.email.value.trim(), home_municipality: f.home.value,
           education_level: f.education.value, employment: f.employment.value,
-          lang: ["sv", "en", "ar", "so", "fa"].includes(Vux.lang) ? Vux.lang : "sv"},
+          lang: ["sv", "en", "ar", "fa", "prs", "so", "ti"].includes(Vux.lang) ? Vux.lang : "sv"},
       });
       showReceipt(out);
       $("receipt").focus && $("receipt").setAttribute("tabindex", "-1");
@@ -228,7 +228,7 @@
   async function start() {
     await Vux.loadWords();
     const wanted = (navigator.language || "sv").slice(0, 2);
-    Vux.setLang(["sv", "en", "ar", "so", "fa"].includes(wanted) ? wanted : "sv");
+    Vux.setLang(["sv", "en", "ar", "fa", "prs", "so", "ti"].includes(wanted) ? wanted : "sv");
     const home = $("a-home");
     for (const m of await Vux.municipalities()) home.append(el("option", {value: m.code, text: m.name}));
     $("lang").addEventListener("change", (e) => { state.manualLang = true; adoptLang(e.target.value); });
