@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from services.search.index import Entry, SearchIndex
 from services.search.textwords import words
-from shared.reference import distance_km, municipalities
+from shared.reference import course_area, distance_km, municipalities
 
 _word = re.compile(r"\w+", re.UNICODE)
 class Filters(BaseModel):
@@ -74,7 +74,8 @@ def subject_of(code: str | None) -> str | None:
 
 
 def fuse(index: SearchIndex, qvec, text: str, *, depth: int, title_weight: float = 0.0,
-         subject_weight: float = 0.0) -> list[tuple[str, float]]:
+         subject_weight: float = 0.0, areas: frozenset[str] = frozenset(), area_weight: float = 0.0
+         ) -> list[tuple[str, float]]:
     """Dense cosine first, pooled by subject; lexical signals only where they are precise.
 
     Subject pooling: a course is also as good as the best course of its subject among the
@@ -97,6 +98,11 @@ def fuse(index: SearchIndex, qvec, text: str, *, depth: int, title_weight: float
         for key, sc in scores.items():
             if subject[key]:
                 scores[key] = (sc + subject_weight * best[subject[key]]) / (1 + subject_weight)
+    if areas and area_weight:
+        # The learner named an occupation: the courses of the programme area that leads to it come first.
+        for key in scores:
+            if course_area(index.code_of(key)) in areas:
+                scores[key] += area_weight
     lowered = f" {' '.join(words(text))} "
     for token in {t.upper() for t in _word.findall(text) if len(t) >= 5 and any(ch.isdigit() for ch in t)}:
         for key in index.keys_for_code(token):

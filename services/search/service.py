@@ -283,12 +283,13 @@ class SearchService(BusService):
         t0 = time.perf_counter()
         reading = understanding.read(text, lang)
         expand = self.settings.expand_query
-        wanted = understanding.search_text(text, reading) if expand == "all" or (
-            expand == "other" and reading["lang"] != "sv") else text
+        wanted = understanding.search_text(text, reading, own_words=expand != "replace") if expand == "all" or (
+            expand in ("other", "replace") and reading["lang"] != "sv") else text
         qvec = await self.embedder.query(wanted)
         depth = max(100, limit * 10)
         ranked = ranking.fuse(self.index, qvec, text, depth=depth, title_weight=self.settings.title_weight,
-                              subject_weight=self.settings.subject_weight)
+                              subject_weight=self.settings.subject_weight, areas=understanding.course_areas(reading),
+                              area_weight=self.settings.area_weight)
         results = ranking.results(self.index, ranked, text, filters, limit, kinds, date.today())
         if "validation" in kinds and reading["experience"]:
             worked = {o["ssyk4"] for o in reading["experience"]}

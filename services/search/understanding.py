@@ -129,14 +129,37 @@ def read(text: str, lang: str | None = None) -> dict:
             "skills": skills, "summary": _join(facts, lang)}
 
 
-def search_text(text: str, reading: dict) -> str:
+AREAS = Path(__file__).parent / "data" / "occupation_areas.json"
+
+
+@lru_cache(maxsize=1)
+def _areas_of() -> dict[str, frozenset[str]]:
+    table = json.loads(AREAS.read_text(encoding="utf-8"))
+    out: dict[str, set[str]] = {}
+    for area, codes in table.items():
+        if not area.startswith("_"):
+            for code in codes:
+                out.setdefault(code, set()).add(area)
+    return {code: frozenset(areas) for code, areas in out.items()}
+
+
+def course_areas(reading: dict) -> frozenset[str]:
+    """The programme areas of the occupations the learner wants, or else of those they have worked in."""
+    goals = [o["ssyk4"] for o in reading["occupations"] if o["role"] == "goal"]
+    codes = goals or [o["ssyk4"] for o in reading["occupations"]]
+    return frozenset(a for c in codes for a in _areas_of().get(c, ()))
+
+
+def search_text(text: str, reading: dict, own_words: bool = True) -> str:
     """What to embed for a learner's text: the Swedish names of the occupations understood, the goal
     first, then the learner's own words. The course texts are Swedish; a Tigrinya or Somali story is
     far from them in the model, its occupations are not."""
     goals = [o["group"] for o in reading["occupations"] if o["role"] == "goal"]
     worked = [o["group"] for o in reading["occupations"] if o["role"] != "goal"]
     parts = [f"Jag vill bli {', '.join(dict.fromkeys(goals))}." if goals else "",
-             f"Jag har arbetat som {', '.join(dict.fromkeys(worked))}." if worked else "", text]
+             f"Jag har arbetat som {', '.join(dict.fromkeys(worked))}." if worked else ""]
+    if own_words or not (goals or worked):
+        parts.append(text)
     return " ".join(p for p in parts if p)
 
 
