@@ -104,6 +104,21 @@ async def test_english_and_arabic_turns_get_suggestions_and_words_in_their_langu
     assert ar["question"] and "؟" in ar["question"]
 
 
+async def test_odd_messages_get_a_polite_answer_in_the_conversations_language(catalogue, search, guidance):
+    """Issue 14: another language, only emoji, only a place, mixed scripts, a very long message."""
+    await load_county(catalogue, search, ("2480",))
+    status, first = await chat(guidance, "اشتغلت كهربائي بحلب عشر سنين وبدي صير كهربائي هون")
+    assert status == 200 and first["lang"] == "ar"
+    sid = first["session_id"]
+    for message in ("Ich möchte Elektriker werden und suche einen Kurs", "😀🙏👍", "شيلفتيو", "Skellefteå",
+                    "I want كهربائي ጽቡቕ 😀", "كهربائي 😀 " * 1500):
+        status, out = await chat(guidance, message, sid)
+        assert status == 200, (message[:20], out)
+        assert out["lang"] == "ar" and out["dir"] == "rtl" and out["reply"], (message[:20], out)
+        assert any("\u0600" <= ch <= "\u06ff" for ch in out["reply"]), out["reply"]  # said in Arabic
+    assert out["understood"]["home_municipality"]["code"] == "2482"  # the bare place answered "where?"
+
+
 async def test_bad_input_and_privacy(catalogue, search, guidance):
     await load_county(catalogue, search, ("2480",))
     for body, want in (({"message": ""}, 400), ({"message": 5}, 422), ({}, 422),
@@ -294,3 +309,47 @@ async def test_when_search_is_away_the_learner_still_gets_a_clear_answer(db_fact
                               "education_level": "primary", "employment": "unemployed"}}) as r:
             body = await r.json(content_type=None)
         assert r.status == 503 and "try again" in body["detail"]
+
+
+async def test_an_arabic_learners_emails_come_in_arabic(catalogue, search, guidance, allocation, notifier, smtp):
+    """Issue 14: the conversation's language travels with the application; the confirmation, the receipt
+    and the offer arrive in it (the form does not say the language: the conversation does)."""
+    from sqlalchemy import func, select
+
+    from services.allocation import storage as alloc_storage
+
+    await load_county(catalogue, search, ("2480",))
+    status, out = await chat(guidance, "اشتغلت بدار المسنين خمس سنين، ساكنة بأوميو وبدي صير مساعدة ممرضة")
+    assert status == 200 and out["lang"] == "ar"
+    occ = [o["id"] for s in out["suggestions"] if s["kind"] == "course" for o in s["occurrences"]][:1]
+    assert occ
+    for _ in range(100):
+        async with allocation.service.engine.connect() as conn:
+            if (await conn.execute(select(func.count()).select_from(alloc_storage.occurrences).where(
+                    alloc_storage.occurrences.c.id.in_(occ)))).scalar() == len(occ):
+                break
+        await asyncio.sleep(0.1)
+    async with guidance.http.post(f"{guidance.url}/v1/chat/apply", json={
+            "session_id": out["session_id"], "choices": occ, "consent": True,
+            "applicant": {"name": "Huda Saleh", "email": "huda@example.se", "home_municipality": "2480",
+                          "education_level": "primary", "employment": "unemployed"}}) as r:
+        assert r.status == 202, await r.text()
+    for _ in range(150):
+        if sent_to(smtp, "huda@example.se"):
+            break
+        await asyncio.sleep(0.1)
+    confirm = sent_to(smtp, "huda@example.se")[0]
+    assert confirm["Content-Language"] == "ar" and confirm["Subject"] == "أكِّد طلبك"
+    page = await confirm_by_mail(guidance.http, confirm)
+    assert 'lang="ar" dir="rtl"' in page and "تم تأكيد طلبك" in page
+    status, summary = await allocation.call("POST", "/v1/rounds", {})
+    assert status == 201 and summary["offers"] == 1
+    for _ in range(150):
+        if len(sent_to(smtp, "huda@example.se")) >= 3:
+            break
+        await asyncio.sleep(0.1)
+    mails = {m["Subject"]: m for m in sent_to(smtp, "huda@example.se")}
+    assert "استلمنا طلبك" in mails, list(mails)
+    offer = next(m for s, m in mails.items() if s.startswith("يُعرض عليك مقعد"))
+    assert offer["Content-Language"] == "ar"
+    assert 'dir="rtl"' in offer.get_body(("html",)).get_content()

@@ -94,3 +94,40 @@ def test_the_highest_education_is_read(messages, level):
     for m in messages:
         p = read_message(p, m, TODAY)
     assert p.education == level
+
+
+@pytest.mark.parametrize("lang", ["sv", "en", "ar", "fa", "prs", "so", "ti"])
+def test_every_email_to_a_learner_exists_in_their_language(lang):
+    """Each event the notifier mails, composed in each language: its own words, not Swedish (Dari reads
+    Persian), right to left where it should be, the link kept whole."""
+    from email import message_from_bytes
+    from email.policy import default
+
+    from services.notifier.compose import TEMPLATE_FOR, Composer
+    from services.notifier.settings import NotifierSettings
+    from shared.events import parse_event
+    from tests.test_broker import forged
+
+    composer = Composer(NotifierSettings().templates_dir, mail_from="vux@example.se", sender_name="Vux",
+                        sender_contact="vux@example.se", domain="example.se")
+    for event_type in sorted(TEMPLATE_FOR):
+        event = parse_event(forged(event_type))
+        event.payload.contact.lang = lang
+        event.payload.contact.email = "learner@example.se"
+        mail = composer.compose(event)
+        msg = message_from_bytes(mail.raw, policy=default)
+        assert msg["Content-Language"] == lang
+        html = msg.get_body(("html",)).get_content()
+        assert ('dir="rtl"' in html) == (lang in ("ar", "fa", "prs")), event_type
+        if lang != "sv":
+            sv = event.model_copy(deep=True)
+            sv.payload.contact.lang = "sv"
+            assert mail.subject != composer.compose(sv).subject, (lang, event_type)
+
+
+def test_the_confirmation_page_speaks_the_applicants_language():
+    from services.allocation.words import t
+
+    for lang in ("en", "ar", "fa", "prs", "so", "ti"):
+        for key in ("confirm_title", "confirm_button", "confirmed", "confirmation_sent", "rejected_already_active"):
+            assert t(key, lang, hours="24") != t(key, "sv", hours="24"), (lang, key)

@@ -1,5 +1,5 @@
 """The allocation service's words for people, from words.json (pure). A phrase missing in a language
-falls back to Swedish."""
+falls back to Persian for Dari, else to Swedish."""
 from __future__ import annotations
 
 import json
@@ -16,5 +16,6 @@ def _table() -> dict[str, dict[str, str]]:
 
 def t(key: str, lang: str = "sv", **values) -> str:
     table = _table()
-    text = table.get(lang, {}).get(key) or table["sv"][key]
+    # Dari reads Persian until its own words are written.
+    text = table.get(lang, {}).get(key) or (table["fa"].get(key) if lang == "prs" else None) or table["sv"][key]
     return text.format(**values) if values else text

@@ -334,6 +334,9 @@ class Chat:
         if applicant.home_municipality not in municipalities():
             raise Problem(422, f"applicant.home_municipality: {applicant.home_municipality} is not one of "
                                  "Västerbotten's municipalities")
+        if "lang" not in applicant.model_fields_set and row.lang:
+            # The conversation's language travels with the application: its e-mails come in it.
+            applicant = applicant.model_copy(update={"lang": row.lang})
         submission_id = submission_id or uuid.uuid4().hex
         form = ApplicationForm(submission_id=submission_id, applicant=applicant, choices=choices, consent=True,
                                chat_session_id=row.code)

@@ -47,6 +47,7 @@ class Profile(BaseModel):
 # --- facts in a message ---------------------------------------------------------------------------
 
 CUES = Path(__file__).parent / "cues.json"
+READ_LIMIT = 4000
 EDUCATION = ("none", "compulsory", "upper_secondary", "post_secondary")
 
 
@@ -131,6 +132,7 @@ def read_message(profile: Profile, message: str, today: date, reading: dict | No
     this module reads itself is taken: place, constraints, Swedish level.
     """
     reading = reading or {}
+    message = message[:READ_LIMIT]  # facts come from the first paragraphs of a very long message
     p = profile.model_copy(deep=True)
     text = " ".join(fold(message).split())
     last_q = p.asked[-1] if p.asked else None

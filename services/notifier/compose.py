@@ -36,9 +36,16 @@ TEMPLATE_FOR = {
     "offer.declined": "offer_declined",
     "guidance.summary_requested": "guidance_summary",
 }
-LANGS = ("sv", "en")
+LANGS = ("sv", "en", "ar", "fa", "prs", "so", "ti")
+# Dari reads Iranian Persian's written standard until prs/ templates are written; then they are used.
+TEMPLATE_LANGS = {"prs": ("prs", "fa")}
+RTL = {"ar", "fa", "prs"}
 LINK_LABEL = {"sv": {"offer": "Svara på erbjudandet", "status": "Se din ansökan", "confirm": "Bekräfta ansökan"},
-              "en": {"offer": "Answer the offer", "status": "See your application", "confirm": "Confirm the application"}}
+              "en": {"offer": "Answer the offer", "status": "See your application", "confirm": "Confirm the application"},
+              "ar": {"offer": "أجب على العرض", "status": "اطّلع على طلبك", "confirm": "أكِّد الطلب"},
+              "fa": {"offer": "پاسخ به پیشنهاد", "status": "دیدن درخواست", "confirm": "تأیید درخواست"},
+              "so": {"offer": "Ka jawaab dalabka", "status": "Eeg codsigaaga", "confirm": "Xaqiiji codsiga"},
+              "ti": {"offer": "ንዕድል መልሲ ሃብ", "status": "ምልከታኻ ርአ", "confirm": "ምልከታ ኣረጋግጽ"}}
 TZ = ZoneInfo("Europe/Stockholm")
 _control = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
 
@@ -112,18 +119,21 @@ class Composer:
             link, kind = p.confirm_url, "confirm"
         elif event.type == "application.received" and p.status_url:
             link, kind = p.status_url, "status"
-        ctx = {"p": p, "contact": contact, "lang": lang, "link": link, "sender": self.sender,
-               "link_label": LINK_LABEL[lang].get(kind or "", "")}
+        labels = next(LINK_LABEL[lg] for lg in (*TEMPLATE_LANGS.get(lang, (lang,)), "sv") if lg in LINK_LABEL)
+        ctx = {"p": p, "contact": contact, "lang": lang, "dir": "rtl" if lang in RTL else "ltr", "link": link,
+               "sender": self.sender, "link_label": labels.get(kind or "", "")}
+        tried = [f"{lg}/{template}.txt" for lg in (*TEMPLATE_LANGS.get(lang, (lang,)), "sv")]
         try:
-            text = self.env.get_template(f"{lang}/{template}.txt").render(ctx)
+            text = self.env.select_template(tried).render(ctx)
         except TemplateNotFound:
-            raise Undeliverable(f"no template {lang}/{template}.txt") from None
+            raise Undeliverable(f"no template {tried[0]}") from None
         subject, _, body = text.partition("\n")
         subject = header_safe(subject)
         body = body.strip() + f"\n\n-- \n{self.sender['name']}\n{self.sender['contact']}\n"
         paragraphs = [[line for line in block.split("\n")] for block in body.split("\n\n")[:-1] if block.strip()]
         try:
-            html = self.env.get_template(f"{lang}/{template}.html").render(ctx)
+            html = self.env.select_template([f"{lg}/{template}.html" for lg in TEMPLATE_LANGS.get(lang, (lang,))]
+                                            ).render(ctx)
         except TemplateNotFound:
             html = self.env.get_template("_layout.html").render(subject=subject, paragraphs=paragraphs, **ctx)
         mid = message_id(str(event.event_id), template, self.domain)

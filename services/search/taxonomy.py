@@ -151,9 +151,11 @@ def named_occupations(text: str, limit: int = 8) -> list[dict]:
                 if norm.startswith(name, m.start()) and not after.isalnum():
                     hits.append((m.start(), m.start() + len(name), shown(name, o), o))
     pattern, groups = _everyday_names()
-    for m in pattern.finditer(norm):
-        key = m.lastgroup
-        hits.append((m.start(key), m.end(key), groups[key].name, groups[key]))
+    for word in re.finditer(r"\w+", norm):  # a name starts where a word does: tried only there
+        m = pattern.match(norm, word.start())
+        if m:
+            key = m.lastgroup
+            hits.append((m.start(key), m.end(key), groups[key].name, groups[key]))
     # The longest name wins where names overlap ("industrial electrician" over "electrician").
     # On the same words an everyday name wins over a JobTech head word ("chef" is a cook, not "Chef, Corporate
     # Finance"): everyday hits come last in `hits`, so they sort first among equals.

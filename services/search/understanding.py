@@ -42,6 +42,10 @@ def detect_language(text: str, current: str | None = None) -> str:
     (or Swedish) when the message says too little to tell: a place name, a Swedish loanword or a
     "ja" does not change a conversation's language."""
     letters = [ch for ch in text if ch.isalpha()]
+    if letters and current:
+        latin = sum(ch.isascii() or "\u00c0" <= ch <= "\u024f" for ch in letters)
+        if 0.3 < latin / len(letters) < 0.7:
+            return current  # scripts mixed half and half: no whole message in another language
     if letters:
         ethiopic = sum("\u1200" <= ch <= "\u137f" for ch in letters)
         if ethiopic > len(letters) / 2:
@@ -103,9 +107,15 @@ def _t(lang: str, key: str, **values) -> str:
     return text.format(**values)
 
 
+# What a learner tells about themselves fits in a few paragraphs; the rest of a very long text is not
+# read for facts (it is still searched), so a pasted book cannot tie up a replica.
+READ_LIMIT = 4000
+
+
 def read(text: str, lang: str | None = None) -> dict:
     """Occupations (as the learner named them, with SSYK-4 and role), years, skills, the language and
     a summary a counsellor can read aloud, in that language."""
+    text = text[:READ_LIMIT]
     lang = lang or detect_language(text)
     occupations = named_occupations(text)
     years = years_named(" ".join(text.lower().split()))
