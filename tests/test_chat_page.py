@@ -218,3 +218,38 @@ async def test_the_page_is_usable_by_keyboard_on_a_phone_and_at_200_percent_zoom
     await say(zoomed, "Jag vill bli undersköterska och bor i Umeå", 1)
     assert await zoomed.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     await zoomed.screenshot(path=SHOTS / "8-zoom-200.png")
+
+
+SCRIPT = {"ar": ("\u0600", "\u06ff"), "fa": ("\u0600", "\u06ff"), "prs": ("\u0600", "\u06ff"), "ti": ("\u1200", "\u137f")}
+
+
+async def test_one_learner_per_language_chats_two_turns(catalogue, search, guidance, browser):
+    """Issue 14: each of the seven languages, chosen on the page: the first message understood, the reply,
+    the question and its buttons in that language (right to left for ar, fa, prs); a button answers."""
+    from tests.test_languages import FIRST as FIRSTS
+
+    await load_county(catalogue, search, ("2480", "2481", "2482"))
+    for lang, message, _, _, _ in FIRSTS:
+        page = await open_page(await browser(f"learner-{lang}", locale="sv-SE"), guidance.url + "/")
+        await page.select_option("#lang", lang)
+        assert await page.get_attribute("html", "dir") == ("rtl" if lang in ("ar", "fa", "prs") else "ltr")
+        await say(page, message, 1)
+        reply = await page.locator("#transcript .turn.assistant").nth(0).inner_text()
+        if lang in SCRIPT:
+            lo, hi = SCRIPT[lang]
+            assert sum(lo <= ch <= hi for ch in reply) > len(reply) / 3, (lang, reply)
+        else:
+            intro = {"sv": "Jag har förstått", "en": "I have understood", "so": "Waxaan fahmay"}[lang]
+            assert intro in reply, (lang, reply)
+        await page.locator("#suggestions article").first.wait_for()
+        buttons = page.locator("#quick button")
+        if await buttons.count():  # the question's answers as buttons: press the first
+            label = (await buttons.first.inner_text()).strip()
+            await buttons.first.click()
+            await page.locator("#transcript .turn.assistant").nth(1).wait_for()
+            assert label in await page.locator("#transcript .turn.learner").nth(1).inner_text()
+        else:  # nothing left to ask: a second message in the same language
+            await say(page, message.split(".")[0], 2)
+        assert await page.get_attribute("html", "lang") == lang
+        await page.screenshot(path=SHOTS / f"5-language-{lang}.png", full_page=True)
+        assert page.js_errors == []

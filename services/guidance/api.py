@@ -101,6 +101,8 @@ class TurnAnswer(BaseModel):
     dir: Literal["ltr", "rtl"]
     reply: str
     question: str | None
+    quick_replies: list[dict] = Field(default_factory=list, description="buttons that answer the question: "
+                                      "{label (in the learner's language), message (to send as the answer)}")
     understood: Understood
     suggestions: list[Suggestion]
     degraded: bool | None = Field(None, description="true when search could not be reached")

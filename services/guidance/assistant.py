@@ -115,6 +115,23 @@ def question(key: str | None, lang: str) -> str | None:
     return t(lang, f"q_{key}") if key else None
 
 
+# What each button sends: words the profile reads in any conversation (profile.py, cues.json), so a
+# learner who is not understood in their own words can still answer.
+QUICK = {
+    "travel": (("qr_travel", "kan pendla"), ("qr_distance", "helst distans")),
+    "pace": (("qr_full", "heltid"), ("qr_part", "deltid")),
+    "start": (("qr_now", "direkt"), ("qr_autumn", "till hösten"), ("qr_spring", "till våren")),
+    "swedish": (("qr_sfi", "läser sfi"), ("qr_some_swedish", "svenska lite"), ("qr_good_swedish", "flytande svenska")),
+}
+
+
+def quick_replies(key: str | None, lang: str) -> list[dict]:
+    """Buttons that answer the question: {label in the learner's language, message to send}."""
+    if key == "municipality":
+        return [{"label": m.name, "message": m.name} for m in sorted(municipalities().values(), key=lambda m: m.name)]
+    return [{"label": t(lang, label), "message": message} for label, message in QUICK.get(key or "", ())]
+
+
 def explain(s: dict, p: Profile, lang: str) -> str:
     """Why a suggestion was made, in words a counsellor can read aloud."""
     out = []

@@ -144,7 +144,8 @@ class Chat:
                 payload=ChatTurnPayload(areas=areas, municipality_code=profile.home_municipality, lang=lang))])
         self.relay.notify()
         out = {"session_id": new_id or session_id, "code": code, "lang": lang, "dir": t(lang, "dir"),
-               "reply": text, "question": question, "understood": assistant.understood(profile, lang),
+               "reply": text, "question": question, "quick_replies": assistant.quick_replies(q, lang),
+               "understood": assistant.understood(profile, lang),
                "suggestions": suggestions}
         if degraded:
             out["degraded"] = True

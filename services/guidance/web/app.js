@@ -121,9 +121,14 @@
     ev.preventDefault();
     const text = $("message").value.trim();
     if (!text) { $("message").focus(); return; }
+    await say(text, text, ev.submitter || $("chat-form").querySelector("button"));
+    $("message").focus();
+  }
+
+  // One turn: `text` goes to the assistant, `shown` is what the transcript shows (a button's label).
+  async function say(text, shown, btn) {
     setStatus(t("sending"));
-    const btn = ev.submitter || $("chat-form").querySelector("button");
-    btn.disabled = true;
+    if (btn) btn.disabled = true;
     try {
       const body = {session_id: state.sessionId, message: text};
       if (state.manualLang) body.lang = Vux.lang;
@@ -132,18 +137,35 @@
       state.sessionId = out.session_id;
       if (first) history.replaceState(null, "", "#s=" + out.session_id);
       adoptLang(out.lang);
-      addTurn("learner", text);
+      addTurn("learner", shown);
       addTurn("assistant", [out.reply, out.question].filter(Boolean).join(" "));
+      renderQuick(out.quick_replies || []);
       renderUnderstood(out.understood);
       renderSuggestions(out.suggestions);
       showSession(out.code);
-      $("message").value = "";
+      if (text === $("message").value.trim()) $("message").value = "";
       setStatus(out.notice || "");
     } catch (e) {
       setStatus(t("error", {error: e.message}));
     } finally {
-      btn.disabled = false;
-      $("message").focus();
+      if (btn) btn.disabled = false;
+    }
+  }
+
+  // The question's answers as buttons: a learner who is not understood in their own words can still answer.
+  function renderQuick(items) {
+    const box = $("quick");
+    box.replaceChildren();
+    box.hidden = !items.length;
+    if (!items.length) return;
+    box.append(el("p", {text: t("quick")}));
+    for (const q of items) {
+      box.append(el("button", {type: "button", class: "quick-reply", text: q.label, onclick: async (e) => {
+        const b = e.currentTarget;
+        await say(q.message, q.label, b);
+        const next = $("quick").querySelector("button");
+        (next || $("message")).focus();
+      }}));
     }
   }
 

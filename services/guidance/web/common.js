@@ -10,7 +10,9 @@ const Vux = {
   },
   t(key, values) {
     const w = Vux.words;
-    let s = (w[Vux.lang] || {})[key] || (w.en || {})[key] || (w.sv || {})[key] || key;
+    // Dari reads Persian where its own words are not yet written; every language then English, Swedish.
+    let s = (w[Vux.lang] || {})[key] || (Vux.lang === "prs" ? (w.fa || {})[key] : null) ||
+      (w.en || {})[key] || (w.sv || {})[key] || key;
     for (const [k, v] of Object.entries(values || {})) s = s.split("{" + k + "}").join(String(v));
     return s;
   },
