@@ -131,3 +131,19 @@ def test_the_confirmation_page_speaks_the_applicants_language():
     for lang in ("en", "ar", "fa", "prs", "so", "ti"):
         for key in ("confirm_title", "confirm_button", "confirmed", "confirmation_sent", "rejected_already_active"):
             assert t(key, lang, hours="24") != t(key, "sv", hours="24"), (lang, key)
+
+
+def test_the_learners_page_has_every_word_in_every_language():
+    """Every word of the learner's page and the assistant, in each language (staff pages: sv and en);
+    Dari reads Persian where its own are not written."""
+    import json
+    from pathlib import Path
+
+    words = json.loads((Path(__file__).resolve().parent.parent / "services/guidance/web/i18n.json").read_text())
+    staff = {"counsellor_title", "username", "password", "sign_in", "sign_out", "open_session", "session_code",
+             "my_sessions", "profile", "transcript", "notes", "add_note", "pin", "unpin", "send_summary",
+             "summary_sent", "summary_note", "signed_in", "learner", "new_note"}
+    for lang in ("ar", "fa", "so", "ti"):
+        missing = sorted(k for k in words["en"] if k not in staff and k not in words[lang])
+        assert missing == [], (lang, missing)
+    assert words["prs"]["dir"] == "rtl"
