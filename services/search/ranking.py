@@ -74,8 +74,8 @@ def subject_of(code: str | None) -> str | None:
 
 
 def fuse(index: SearchIndex, qvec, text: str, *, depth: int, title_weight: float = 0.0,
-         subject_weight: float = 0.0, areas: frozenset[str] = frozenset(), area_weight: float = 0.0
-         ) -> list[tuple[str, float]]:
+         subject_weight: float = 0.0, areas: frozenset[str] = frozenset(), area_weight: float = 0.0,
+         subjects: frozenset[str] = frozenset()) -> list[tuple[str, float]]:
     """Dense cosine first, pooled by subject; lexical signals only where they are precise.
 
     Subject pooling: a course is also as good as the best course of its subject among the
@@ -102,6 +102,11 @@ def fuse(index: SearchIndex, qvec, text: str, *, depth: int, title_weight: float
         # The learner named an occupation: the courses of the programme area that leads to it come first.
         for key in scores:
             if course_area(index.code_of(key)) in areas:
+                scores[key] += area_weight
+    if subjects and area_weight:
+        # "matte 1 och svenska", "Xisaabta iyo Ingiriisiga": the general subjects named come first.
+        for key in scores:
+            if subject_of(index.code_of(key)) in subjects:
                 scores[key] += area_weight
     lowered = f" {' '.join(words(text))} "
     for token in {t.upper() for t in _word.findall(text) if len(t) >= 5 and any(ch.isdigit() for ch in t)}:

@@ -136,6 +136,7 @@ def read(text: str, lang: str | None = None) -> dict:
         facts.append(_t(lang, "r_skills", skills=", ".join(s.lower() for s in skills)))
     facts += [_t(lang, "r_goal", occ=g["occupation"].lower()) for g in goals]
     return {"lang": lang, "occupations": occupations, "experience": experience, "goals": goals, "years": years,
+            "fields": fields_named(text),
             "skills": skills, "summary": _join(facts, lang)}
 
 
@@ -153,11 +154,39 @@ def _areas_of() -> dict[str, frozenset[str]]:
     return {code: frozenset(areas) for code, areas in out.items()}
 
 
+FIELDS = Path(__file__).parent / "data" / "field_words.json"
+
+
+@lru_cache(maxsize=1)
+def _field_patterns() -> dict[str, dict[str, re.Pattern]]:
+    """One pattern per programme area and per general subject, of its words in all seven languages."""
+    table = json.loads(FIELDS.read_text(encoding="utf-8"))
+    out: dict[str, dict[str, re.Pattern]] = {}
+    for kind in ("areas", "subjects"):
+        out[kind] = {}
+        for name, by_lang in table[kind].items():
+            alts = [rf"(?<!\w){re.escape(w)}(?:s|en|er|ar|na)?(?!\w)" if w.isascii()
+                    else rf"(?<!\w)(?:ال|بال|وال|لل|[وبلف])?{re.escape(w)}\w{{0,2}}(?!\w)"
+                    for w in sorted({fold(w) for ws in by_lang.values() for w in ws}, key=len, reverse=True)]
+            if alts:
+                out[kind][name] = re.compile("|".join(alts))
+    return out
+
+
+def fields_named(text: str) -> dict[str, list[str]]:
+    """Programme areas and general subjects the text points to without naming an occupation."""
+    norm = " ".join(fold(text[:READ_LIMIT]).split())
+    return {kind: sorted(name for name, pattern in patterns.items() if pattern.search(norm))
+            for kind, patterns in _field_patterns().items()}
+
+
 def course_areas(reading: dict) -> frozenset[str]:
-    """The programme areas of the occupations the learner wants, or else of those they have worked in."""
+    """The programme areas of the occupations the learner wants, or else of those they have worked in, or
+    else of the fields their words point to."""
     goals = [o["ssyk4"] for o in reading["occupations"] if o["role"] == "goal"]
     codes = goals or [o["ssyk4"] for o in reading["occupations"]]
-    return frozenset(a for c in codes for a in _areas_of().get(c, ()))
+    areas = frozenset(a for c in codes for a in _areas_of().get(c, ()))
+    return areas or frozenset(reading.get("fields", {}).get("areas", ()))
 
 
 def search_text(text: str, reading: dict, own_words: bool = True) -> str:
