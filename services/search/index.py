@@ -125,6 +125,11 @@ class SearchIndex:
         """Texts of the courses with this course code (e.g. VÅRVÅR01)."""
         return sorted({self.entries[k].key for k in self.by_code.get(code.upper(), ())})
 
+    def keys_for_subject(self, subject: str) -> list[str]:
+        """Texts of the courses of a Skolverket subject (MAT: MATMAT01a, MATMAT02b ...)."""
+        return sorted({self.entries[k].key for code, ks in self.by_code.items() if code.startswith(subject)
+                       for k in ks if self.entries[k].key in self.vectors})
+
     def title_words(self, key: str) -> str:
         holders = self.by_key.get(key)
         if not holders:

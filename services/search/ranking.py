@@ -104,10 +104,10 @@ def fuse(index: SearchIndex, qvec, text: str, *, depth: int, title_weight: float
             if course_area(index.code_of(key)) in areas:
                 scores[key] += area_weight
     if subjects and area_weight:
-        # "matte 1 och svenska", "Xisaabta iyo Ingiriisiga": the general subjects named come first.
-        for key in scores:
-            if subject_of(index.code_of(key)) in subjects:
-                scores[key] += area_weight
+        # "matte 1 och svenska", "Xisaabta iyo Ingiriisiga": the general subjects named come first, also
+        # when the learner's words (in Somali, say) are far from them in the model.
+        for key in {k for subject in subjects for k in index.keys_for_subject(subject)}:
+            scores[key] = (scores[key] if key in scores else index.cosine(qvec, key)) + area_weight
     lowered = f" {' '.join(words(text))} "
     for token in {t.upper() for t in _word.findall(text) if len(t) >= 5 and any(ch.isdigit() for ch in t)}:
         for key in index.keys_for_code(token):
