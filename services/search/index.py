@@ -126,7 +126,8 @@ class SearchIndex:
         return sorted({self.entries[k].key for k in self.by_code.get(code.upper(), ())})
 
     def keys_for_subject(self, subject: str) -> list[str]:
-        """Texts of the courses of a Skolverket subject (MAT: MATMAT01a, MATMAT02b ...)."""
+        """Texts of the courses whose code starts so: a subject (MAT: MATMAT01a, MATMAT02b ...) or a
+        course's stem (INSELS: INSELS0)."""
         return sorted({self.entries[k].key for code, ks in self.by_code.items() if code.startswith(subject)
                        for k in ks if self.entries[k].key in self.vectors})
 

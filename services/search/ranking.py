@@ -104,8 +104,9 @@ def fuse(index: SearchIndex, qvec, text: str, *, depth: int, title_weight: float
             if course_area(index.code_of(key)) in areas:
                 scores[key] += area_weight
     if subjects and area_weight:
-        # "matte 1 och svenska", "Xisaabta iyo Ingiriisiga": the general subjects named come first, also
-        # when the learner's words (in Somali, say) are far from them in the model.
+        # The courses of the vocational exits that lead to the occupation wanted ("INSELS" for an
+        # electrician) and the general subjects named ("matte 1", "Xisaabta") come first, also when the
+        # learner's words (in Somali, say) are far from them in the model.
         for key in {k for subject in subjects for k in index.keys_for_subject(subject)}:
             scores[key] = (scores[key] if key in scores else index.cosine(qvec, key)) + area_weight
     lowered = f" {' '.join(words(text))} "

@@ -290,7 +290,7 @@ class SearchService(BusService):
         ranked = ranking.fuse(self.index, qvec, text, depth=depth, title_weight=self.settings.title_weight,
                               subject_weight=self.settings.subject_weight, areas=understanding.course_areas(reading),
                               area_weight=self.settings.area_weight,
-                              subjects=frozenset(reading["fields"]["subjects"]))
+                              subjects=understanding.course_stems(reading))
         results = ranking.results(self.index, ranked, text, filters, limit, kinds, date.today())
         if "validation" in kinds and reading["experience"]:
             worked = {o["ssyk4"] for o in reading["experience"]}

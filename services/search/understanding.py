@@ -154,6 +154,23 @@ def _areas_of() -> dict[str, frozenset[str]]:
     return {code: frozenset(areas) for code, areas in out.items()}
 
 
+COURSES = Path(__file__).parent / "data" / "occupation_courses.json"
+
+
+@lru_cache(maxsize=1)
+def _course_stems() -> dict[str, list[str]]:
+    return json.loads(COURSES.read_text(encoding="utf-8"))
+
+
+def course_stems(reading: dict) -> frozenset[str]:
+    """The course-code stems (INSELS, PEDPED ...) of Skolverket's vocational exits that lead to the
+    occupations the learner wants, else those they have worked in; and the general subjects named."""
+    goals = [o["ssyk4"] for o in reading["occupations"] if o["role"] == "goal"]
+    codes = goals or [o["ssyk4"] for o in reading["occupations"]]
+    stems = {s for c in codes for s in _course_stems().get(c, ())}
+    return frozenset(stems | set(reading.get("fields", {}).get("subjects", ())))
+
+
 FIELDS = Path(__file__).parent / "data" / "field_words.json"
 
 
