@@ -118,7 +118,7 @@ def _role_cues() -> dict[str, re.Pattern]:
 
 
 # Sentences, and "but" or "now" inside one: "jobbar som X men vill bli Y", "كنت X … هلق Y".
-_clause = re.compile(r"[.;!?؛።\n]+|\s(?:men|but|och nu|now|then|هلق|هلا|الان|حالا|هسه|هلا|dabadeed|hadda|laakiin|ሕጂ)\s")
+_clause = re.compile(r"[.;!?؛።\n]+|\s(?:men|but|och nu|now|then|هلق|هلا|الان|حالا|هسه|dabadeed|hadda|laakiin|ሕጂ)\s")
 
 
 def _role(clause: str, start: int, end: int) -> str:
@@ -136,7 +136,8 @@ def _role(clause: str, start: int, end: int) -> str:
 
 
 def named_occupations(text: str, limit: int = 8) -> list[dict]:
-    """Occupations whose name stands in the text, in any of the seven languages, most specific first.
+    """Occupations whose name stands in the text, in any of the seven languages, in the order they stand
+    (where names overlap, the longest is taken).
 
     Each says whether it reads as work done ("experience") or as what the learner wants ("goal"), from
     the words beside it in its clause; the same occupation may be both ("انا كهربائي … أريد أشتغل كهربائي").
