@@ -172,4 +172,10 @@ def plan_items(suggestions: list[dict], limit: int = 8) -> list[dict]:
             detail = s.get("method") or None
         items.append({"kind": s["kind"], "title": s["title"], "municipality": where, "start": occ.get("start"),
                       "detail": detail, "url": occ.get("url") or s.get("url")})
+    # Distance studies: the learning centre nearest home, where to sit, borrow a computer and write exams.
+    centre = next((s["learning_centre"] for s in suggestions if s.get("learning_centre")), None)
+    if centre and not any(i["kind"] == "learning_centre" for i in items):
+        items = items[:limit - 1] + [{"kind": "learning_centre", "title": centre.get("name") or "",
+                                      "municipality": centre.get("town") or centre.get("municipality"),
+                                      "start": None, "detail": centre.get("address"), "url": None}]
     return items[:limit]

@@ -460,7 +460,7 @@ class Chat:
         items = assistant.plan_items(chosen + [s for s in shown if s["id"] not in ids])
         lang = lang or row.lang
         payload = GuidanceSummaryPayload(
-            contact=Contact(name=name, email=email, lang=lang if lang in ("sv", "en") else "sv"),
+            contact=Contact(name=name, email=email, lang=lang or "sv"),  # the notifier writes in all seven
             counsellor=who.name, session_id=row.code, items=[PlanItem(**i) for i in items], note=note)
         async with self.writer.begin() as conn:
             await add_events(conn, storage.outbox, [GuidanceSummaryRequested(
