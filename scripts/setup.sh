@@ -84,7 +84,8 @@ ensure_chromium() {
 
 ensure_fonts() {
   # Screenshots of the learner's page in Arabic, Persian and Tigrinya need fonts for those scripts.
-  fc-list 2>/dev/null | grep -qi "Noto Sans Ethiopic" && { log "Noto fonts are installed"; return; }
+  # (grep without -q: under pipefail, -q quitting early would fail the pipe and reinstall every time)
+  fc-list 2>/dev/null | grep -i "Noto Sans Ethiopic" >/dev/null && { log "Noto fonts are installed"; return; }
   log "installing Debian's Noto fonts (Arabic and Ethiopic script)"
   apt_install fonts-noto-core
 }
