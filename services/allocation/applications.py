@@ -119,8 +119,7 @@ class Applications:
         s = self.settings
         async with self.writer.begin() as conn:
             row = await storage.application(conn, application_id)
-            if row is None or row.erased_at is not None or not (
-                    secret and secrets.compare_digest(row.secret_hash, digest(secret))):
+            if row is None or row.erased_at is not None or not holds_secret(row, secret):
                 raise Problem(404, "no application with that id and secret", type="not-found")
             if row.status == "unconfirmed":
                 if storage.aware(row.created_at) < storage.now() - timedelta(hours=s.confirm_within_hours):
@@ -152,8 +151,7 @@ class Applications:
         """What the confirmation page shows before the applicant presses the button."""
         async with self.engine.connect() as conn:
             row = await storage.application(conn, application_id)
-            if row is None or row.erased_at is not None or not (
-                    secret and secrets.compare_digest(row.secret_hash, digest(secret))):
+            if row is None or row.erased_at is not None or not holds_secret(row, secret):
                 raise Problem(404, "no application with that id and secret", type="not-found")
             ch = await storage.choices_with_occurrences(conn, row.id)
         return {"status": row.status, "lang": row.lang, "choices": [(c.title, c.municipality_code) for c in ch]}
@@ -183,7 +181,7 @@ class Applications:
         only those of its residents or with a choice in the municipality (`scope`)."""
         async with self.engine.connect() as conn:
             row = await storage.application(conn, application_id)
-            if row is None or not (staff or (secret and secrets.compare_digest(row.secret_hash, digest(secret)))):
+            if row is None or not (staff or holds_secret(row, secret)):
                 # The same answer for "no such id" and "wrong secret": ids are not guessable anyway.
                 raise Problem(404, "no application with that id and secret")
             ch = await storage.choices_with_occurrences(conn, application_id)
@@ -244,6 +242,11 @@ class Applications:
         # Events already sent still hold the name and address in the outbox for a while: those go too.
         await forget_published(conn, storage.outbox, [row.id, row.submission_id])
         await self._commit_events(conn, [self._ev(ApplicantErased, ErasedPayload(application_id=row.id))])
+
+
+def holds_secret(app_row, secret: str | None) -> bool:  # noqa: ANN001
+    """Whether `secret` is the application's own (its receipt's or its confirmation link's)."""
+    return bool(secret) and secrets.compare_digest(app_row.secret_hash, digest(secret))
 
 
 def contact(app_row) -> Contact:  # noqa: ANN001
