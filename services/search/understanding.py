@@ -154,6 +154,12 @@ def _areas_of() -> dict[str, frozenset[str]]:
     return {code: frozenset(areas) for code, areas in out.items()}
 
 
+def _aimed_at(reading: dict) -> list[str]:
+    """The SSYK-4 groups the courses should lead to: those the learner wants, else those worked in."""
+    goals = [o["ssyk4"] for o in reading["occupations"] if o["role"] == "goal"]
+    return goals or [o["ssyk4"] for o in reading["occupations"]]
+
+
 COURSES = Path(__file__).parent / "data" / "occupation_courses.json"
 
 
@@ -165,9 +171,7 @@ def _course_stems() -> dict[str, list[str]]:
 def course_stems(reading: dict) -> frozenset[str]:
     """The course-code stems (INSELS, PEDPED ...) of Skolverket's vocational exits that lead to the
     occupations the learner wants, else those they have worked in; and the general subjects named."""
-    goals = [o["ssyk4"] for o in reading["occupations"] if o["role"] == "goal"]
-    codes = goals or [o["ssyk4"] for o in reading["occupations"]]
-    stems = {s for c in codes for s in _course_stems().get(c, ())}
+    stems = {s for c in _aimed_at(reading) for s in _course_stems().get(c, ())}
     return frozenset(stems | set(reading.get("fields", {}).get("subjects", ())))
 
 
@@ -200,9 +204,7 @@ def fields_named(text: str) -> dict[str, list[str]]:
 def course_areas(reading: dict) -> frozenset[str]:
     """The programme areas of the occupations the learner wants, or else of those they have worked in, or
     else of the fields their words point to."""
-    goals = [o["ssyk4"] for o in reading["occupations"] if o["role"] == "goal"]
-    codes = goals or [o["ssyk4"] for o in reading["occupations"]]
-    areas = frozenset(a for c in codes for a in _areas_of().get(c, ()))
+    areas = frozenset(a for c in _aimed_at(reading) for a in _areas_of().get(c, ()))
     return areas or frozenset(reading.get("fields", {}).get("areas", ()))
 
 
