@@ -1,7 +1,7 @@
 """The search service's HTTP API: search, reading a text, and what the index holds."""
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, Field, field_validator
@@ -24,6 +24,15 @@ class SearchRequest(BaseModel):
     kinds: list[str] = Field(default_factory=lambda: ["course", "validation", "learning_centre"])
     understand: bool = Field(True, description="Also return what the text says (`understood`)")
     lang: Lang | None = Field(None, description="The language of `understood.summary`; default: the text's")
+    worked: list[Annotated[str, Field(pattern=r"^\d{4}$")]] = Field(
+        default_factory=list, max_length=20,
+        description="SSYK-4 groups the learner has worked in (as a conversation knows them): their validation "
+                    "offers come first whatever the filters, marked `elsewhere` with `distance_km` when not in "
+                    "the home municipality")
+    wanted: list[Annotated[str, Field(pattern=r"^\d{4}$")]] = Field(
+        default_factory=list, max_length=20,
+        description="SSYK-4 groups the learner wants to work in: a validation offer for one of them also credits "
+                    "work in a neighbouring group (a care assistant who wants to become an assistant nurse)")
 
     @field_validator("kinds")
     @classmethod
@@ -72,6 +81,8 @@ class Result(BaseModel, extra="allow"):
     occurrences: list[dict] | None = Field(None, description="courses: where and when, those fitting the filters")
     more_occurrences: int | None = None
     learning_centre: dict | None = Field(None, description="distance courses: the centre nearest the home")
+    fit: Literal["strong", "partial"] | None = Field(None, description="how well it matches: null below the "
+                                                     "calibrated floor (the closest there is, not a match)")
 
 
 class SearchAnswer(BaseModel):
@@ -129,7 +140,8 @@ async def search(request: web.Request) -> web.Response:
     body = await read_json_model(request, SearchRequest)
     text, notice = learner_text(body.text, "text", service.settings.max_query_chars)
     _loaded(service)
-    out = await service.search(text, body.limit, body.filters, set(body.kinds), body.understand, body.lang)
+    out = await service.search(text, body.limit, body.filters, set(body.kinds), body.understand, body.lang,
+                               frozenset(body.worked), frozenset(body.wanted))
     if notice:
         out["notice"] = notice
     return json_response(out)

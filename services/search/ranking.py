@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import date
+from types import MappingProxyType
 from functools import lru_cache
 
 from pydantic import BaseModel, Field
@@ -201,18 +203,50 @@ def _name(code: str | None) -> str | None:
     return m.name if m else code
 
 
-def validation_first(index: SearchIndex, results: list[dict], ssyk4: set[str], query: str, f: Filters,
-                     limit: int) -> list[dict]:
-    """Validation offers for occupations the learner has worked in come before courses they may not need."""
-    # The same SSYK minor group (three digits) is close enough: "undersköterska" spans 5321-5323.
-    groups = {s[:3] for s in ssyk4}
+def credits_work(offer_ssyk4: str, worked: set[str], wanted: set[str],
+                 areas_of: Mapping[str, frozenset[str]] = MappingProxyType({})) -> bool:
+    """Whether a validation offer can credit what the learner has done: they worked in its occupation's minor
+    group (three digits: "undersköterska" spans 5321-5323), or they want its occupation and worked in one
+    of the same programme area (a care assistant who wants to become an assistant nurse; not a childminder)."""
+    if not offer_ssyk4:
+        return False
+    if offer_ssyk4[:3] in {s[:3] for s in worked}:
+        return True
+    own = areas_of.get(offer_ssyk4, frozenset())
+    return offer_ssyk4[:3] in {s[:3] for s in wanted} and any(own & areas_of.get(s, frozenset()) for s in worked)
+
+
+def validation_first(index: SearchIndex, results: list[dict], worked: set[str], query: str, f: Filters,
+                     limit: int, wanted: set[str] = frozenset(),
+                     areas_of: Mapping[str, frozenset[str]] = MappingProxyType({})) -> list[dict]:
+    """Validation offers that credit the learner's work (credits_work) come before courses they may not need,
+    whatever the filters: validation takes only a few visits, so an offer in another municipality is still
+    worth it. Such an offer says where it is (`elsewhere`, `distance_km` from home); offers of the exact
+    group and nearest home come first. Each is marked `credits_work`."""
     offers = [e for (kind, _), e in sorted(index.entries.items())
-              if kind == "validation" and (e.doc.get("occupation_ssyk4") or "")[:3] in groups and kind_ok(e, f)]
+              if kind == "validation" and credits_work(e.doc.get("occupation_ssyk4") or "", worked, wanted, areas_of)]
     if not offers:
         return results
-    first = [other_result(e, 1.0, query) for e in offers]
+    home = f.home_municipality if f.home_municipality in municipalities() else None
+    first = []
+    for e in offers:
+        r = other_result(e, 1.0, query)
+        place = e.doc.get("municipality_code")
+        r["elsewhere"] = bool(home and place != home)
+        r["distance_km"] = round(distance_km(home, place)) if home and place in municipalities() else None
+        r["credits_work"] = True
+        first.append(r)
+    first.sort(key=lambda r: (r["occupation_ssyk4"] not in worked | wanted, r["distance_km"] or 0))
     ids = {r["id"] for r in first}
-    return (first + [r for r in results if r["id"] not in ids])[:limit]
+    return (first + [r for r in results if r["id"] not in ids])[:max(limit, len(first))]
+
+
+def with_fit(results: list[dict], floor: float, strong: float) -> list[dict]:
+    """How well each result matches (settings.fit_floor/fit_strong, calibrated): "strong", "partial", or None
+    below the floor, where it is only the closest the index has, not a match."""
+    for r in results:
+        r["fit"] = "strong" if r["score"] >= strong else "partial" if r["score"] >= floor else None
+    return results
 
 
 def with_nearest_centre(index: SearchIndex, results: list[dict], home: str | None) -> list[dict]:

@@ -278,8 +278,10 @@ class SearchService(BusService):
         return [i for i in ids if self.index is not None and self.index.has_occurrence(i)]
 
     async def search(self, text: str, limit: int, filters: ranking.Filters, kinds: set[str],
-                     understand: bool = True, lang: str | None = None) -> dict:
-        """Ranked results; with `understand`, also what the text says (understanding.read)."""
+                     understand: bool = True, lang: str | None = None, worked: frozenset[str] = frozenset(),
+                     wanted: frozenset[str] = frozenset()) -> dict:
+        """Ranked results; with `understand`, also what the text says (understanding.read). `worked` and
+        `wanted`: SSYK-4 groups a conversation knows the learner worked in and wants, besides those the text names."""
         t0 = time.perf_counter()
         reading = understanding.read(text, lang)
         expand = self.settings.expand_query
@@ -292,9 +294,12 @@ class SearchService(BusService):
                               area_weight=self.settings.area_weight,
                               subjects=understanding.course_stems(reading))
         results = ranking.results(self.index, ranked, text, filters, limit, kinds, date.today())
-        if "validation" in kinds and reading["experience"]:
-            worked = {o["ssyk4"] for o in reading["experience"]}
-            results = ranking.validation_first(self.index, results, worked, text, filters, limit)
+        worked = set(worked) | {o["ssyk4"] for o in reading["experience"]}
+        if "validation" in kinds and worked:
+            wanted = set(wanted) | {o["ssyk4"] for o in reading["goals"]}
+            results = ranking.validation_first(self.index, results, worked, text, filters, limit, wanted,
+                                               understanding.areas_of())
+        results = ranking.with_fit(results, self.settings.fit_floor, self.settings.fit_strong)
         results = ranking.with_nearest_centre(self.index, results, filters.home_municipality)
         out = {"results": results, "took_ms": round((time.perf_counter() - t0) * 1000, 1)}
         if understand:

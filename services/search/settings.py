@@ -29,6 +29,12 @@ class SearchSettings(ServiceSettings):
                                "that lead to the occupation the learner wants (or worked in), or of a general subject "
                                "named; learner_dev nDCG@10 0.319 at 0, 0.486 at 0.03 and 0.06, 0.481 at 0.1 "
                                "(occupations dev 0.467, 0.636, 0.661, 0.661)")
+    fit_floor: float = Field(0.85, description="A result scoring below this is not a match (`fit` null). Calibrated "
+                             "by scripts/calibrate_fit.py: it keeps the best labelled hit of 95 % of the dev and "
+                             "learner_dev queries, and leaves 14 of 16 wishes no course leads to without a match")
+    fit_strong: float = Field(0.93, description="A result scoring at least this is a strong match (`fit` \"strong\", "
+                              "else \"partial\"): above it half the dev results are labelled relevant (a third above "
+                              "the floor)")
     title_weight: float = Field(0.0, description="Bonus when a course title stands word for word in the query")
     embed_worker: bool = Field(True, description="Embed texts in this process too (a worker on the shared "
                                "queue); false where separate `embed-worker` processes do it")
