@@ -195,7 +195,8 @@ def _skills_by_first_word() -> dict[str, list[tuple[tuple[str, ...], str]]]:
             head = re.split(r"[,(]", r["skill"])[0]
             words = tuple(_word.findall(head.lower()))
             if words and len(" ".join(words)) >= 5:
-                out.setdefault(words[0][:6], []).append((words, r["skill"]))
+                # Shown as what the learner named: "Engelska", not "Engelska, cirkelledning".
+                out.setdefault(words[0][:6], []).append((words, head.strip()))
     # One label per wording: "Demensvård" rather than "Demensvård, specialistområde för sjuksköterska".
     for key, items in out.items():
         best: dict[tuple[str, ...], str] = {}

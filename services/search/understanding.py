@@ -127,7 +127,10 @@ def read(text: str, lang: str | None = None) -> dict:
         else:
             job["years"], left = left, None  # the years belong with the first occupation named
             experience.append(job)
-    skills = named_skills(text)
+    fields = fields_named(text)
+    # A school subject named ("engelska", "matte") is what the learner wants to study, not a skill they have.
+    subjects = _field_patterns()["subjects"].values()
+    skills = [s for s in named_skills(text) if not any(p.search(fold(s)) for p in subjects)]
     facts = []
     for job in experience:
         facts.append(_t(lang, "r_worked", occ=job["occupation"].lower())
@@ -136,7 +139,7 @@ def read(text: str, lang: str | None = None) -> dict:
         facts.append(_t(lang, "r_skills", skills=", ".join(s.lower() for s in skills)))
     facts += [_t(lang, "r_goal", occ=g["occupation"].lower()) for g in goals]
     return {"lang": lang, "occupations": occupations, "experience": experience, "goals": goals, "years": years,
-            "fields": fields_named(text),
+            "fields": fields,
             "skills": skills, "summary": _join(facts, lang)}
 
 
@@ -144,7 +147,8 @@ AREAS = Path(__file__).parent / "data" / "occupation_areas.json"
 
 
 @lru_cache(maxsize=1)
-def _areas_of() -> dict[str, frozenset[str]]:
+def areas_of() -> dict[str, frozenset[str]]:
+    """SSYK-4 group -> the programme areas that lead to it (occupation_areas.json)."""
     table = json.loads(AREAS.read_text(encoding="utf-8"))
     out: dict[str, set[str]] = {}
     for area, codes in table.items():
@@ -204,7 +208,7 @@ def fields_named(text: str) -> dict[str, list[str]]:
 def course_areas(reading: dict) -> frozenset[str]:
     """The programme areas of the occupations the learner wants, or else of those they have worked in, or
     else of the fields their words point to."""
-    areas = frozenset(a for c in _aimed_at(reading) for a in _areas_of().get(c, ()))
+    areas = frozenset(a for c in _aimed_at(reading) for a in areas_of().get(c, ()))
     return areas or frozenset(reading.get("fields", {}).get("areas", ()))
 
 
