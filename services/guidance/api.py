@@ -92,6 +92,10 @@ class Suggestion(BaseModel, extra="allow"):
     title: str | None
     explanation: str = Field(description="why, in the conversation's language")
     mark: str | None = None
+    step: int | None = Field(None, description="its place in the learner's path: validation, Swedish at the level "
+                                               "needed, then courses, a course before the one that builds on it")
+    fit: Literal["strong", "partial"] | None = Field(None, description="how well it matches the learner")
+    closest: bool | None = Field(None, description="true: nothing fits; this is only the closest the county has")
 
 
 class TurnAnswer(BaseModel):
@@ -105,6 +109,8 @@ class TurnAnswer(BaseModel):
                                       "{label (in the learner's language), message (to send as the answer)}")
     understood: Understood
     suggestions: list[Suggestion]
+    fit: Literal["good", "weak", "none"] = Field(description="how well the suggestions fit: good (a strong match), "
+                                                "weak (partial matches only) or none (only the closest are shown)")
     degraded: bool | None = Field(None, description="true when search could not be reached")
     notice: str | None = None
 

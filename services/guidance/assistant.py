@@ -89,7 +89,8 @@ def _join(parts: list[str], lang: str) -> str:
     return sep.join(parts[:-1]) + f" {t(lang, 'r_and')} " + parts[-1]
 
 
-def reply(p: Profile, suggestions: list[dict], lang: str, relaxed: str | None = None, degraded: bool = False) -> str:
+def reply(p: Profile, suggestions: list[dict], lang: str, relaxed: str | None = None, degraded: bool = False,
+          fit: str = "good") -> str:
     facts = understood(p, lang)["facts"]
     out = []
     if facts:
@@ -100,15 +101,29 @@ def reply(p: Profile, suggestions: list[dict], lang: str, relaxed: str | None = 
     if not p.topics and not p.goals and not p.experience:
         out.append(t(lang, "r_nothing"))
         return " ".join(out)
+    if not suggestions and vague(p, fit):
+        out.append(t(lang, "r_vague"))  # the question asks about interests
+        return " ".join(out)
     if not suggestions:
         out.append(t(lang, "r_none"))
         return " ".join(out)
     if relaxed:
         out.append(t(lang, "r_relaxed", what=t(lang, f"w_{relaxed}")))
+    if fit == "none":
+        # Honest: nothing in the county fits; the closest are shown as such, and a counsellor can help.
+        out.append(t(lang, "r_none_fits"))
+        return " ".join(out)
     out.append(t(lang, "r_found", n=len(suggestions)))
+    if fit == "weak":
+        out.append(t(lang, "r_weak"))
     if suggestions[0].get("kind") == "validation":
         out.append(t(lang, "r_validation_first"))
     return " ".join(out)
+
+
+def vague(p: Profile, fit: str) -> bool:
+    """Nothing known of work or goals, and nothing matched: ask about interests rather than guess."""
+    return fit == "none" and not p.goals and not p.experience and not p.skills
 
 
 def question(key: str | None, lang: str) -> str | None:
@@ -122,7 +137,23 @@ QUICK = {
     "pace": (("qr_full", "heltid"), ("qr_part", "deltid")),
     "start": (("qr_now", "direkt"), ("qr_autumn", "till hösten"), ("qr_spring", "till våren")),
     "swedish": (("qr_sfi", "läser sfi"), ("qr_some_swedish", "svenska lite"), ("qr_good_swedish", "flytande svenska")),
+    # The vocational areas, general subjects and Swedish, in words search reads as that field.
+    "interests": (("qr_area_care", "jag vill jobba inom vård och omsorg"), ("qr_area_children", "jag vill jobba med barn"),
+                  ("qr_area_building", "jag vill jobba med bygg"), ("qr_area_electricity", "jag vill jobba med el"),
+                  ("qr_area_vehicles", "jag vill jobba med fordon och transport"),
+                  ("qr_area_office", "jag vill jobba på kontor eller i butik"),
+                  ("qr_area_restaurant", "jag vill jobba i restaurang och kök"),
+                  ("qr_area_industry", "jag vill jobba inom industri och verkstad"),
+                  ("qr_area_nature", "jag vill jobba med djur och natur"), ("qr_area_it", "jag vill jobba med data och IT"),
+                  ("qr_area_grades", "jag vill läsa in betyg i matematik, engelska och svenska"),
+                  ("qr_area_swedish", "jag vill lära mig svenska, sfi")),
 }
+
+
+def is_quick_reply(message: str) -> bool:
+    """Whether a message is what one of the buttons sends."""
+    return message.strip() in {m for options in QUICK.values() for _, m in options} | \
+        {m.name for m in municipalities().values()}
 
 
 def quick_replies(key: str | None, lang: str) -> list[dict]:
@@ -136,10 +167,19 @@ def explain(s: dict, p: Profile, lang: str) -> str:
     """Why a suggestion was made, in words a counsellor can read aloud."""
     out = []
     if s["kind"] == "validation":
-        worked = [j.occupation.lower() for j in p.experience]
+        group = (s.get("occupation_ssyk4") or "")[:3]
+        worked = [j.occupation.lower() for j in p.experience if j.ssyk4[:3] == group] or \
+            [j.occupation.lower() for j in p.experience]
         if worked:
             out.append(t(lang, "why_validation", occ=worked[0]))
-    out.append(t(lang, "why_words", words=", ".join(s["why"])) if s.get("why") else t(lang, "why_meaning"))
+        if s.get("elsewhere") and s.get("municipality"):
+            out.append(t(lang, "why_validation_where", place=s["municipality"], km=s.get("distance_km") or 0))
+    elif s.get("closest"):
+        out.append(t(lang, "why_closest"))
+    elif (s.get("course_code") or "").upper().startswith(("SFI", "SVA")) and p.swedish in ("sfi", "basic"):
+        out.append(t(lang, "why_swedish"))
+    else:
+        out.append(t(lang, "why_words", words=", ".join(s["why"])) if s.get("why") else t(lang, "why_meaning"))
     occ = s.get("occurrences") or []
     if occ:
         first = occ[0]

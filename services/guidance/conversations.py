@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import re
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from services.guidance import assistant, storage
+from services.guidance import assistant, path, storage
 from services.guidance.assistant import t
 from services.guidance.profile import Profile, next_question, query_text, read_message, search_filters
 from services.guidance.search_client import SearchClient, SearchUnavailable
@@ -39,8 +38,6 @@ PRODUCER = "guidance"
 SUGGESTIONS = 6
 _CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I to misread aloud
 
-_WORKED = re.compile(r"(jobbat|arbetat|jobbar|arbetar|erfarenhet|worked|working|experience|اشتغلت|عملت|كنت أعمل|"
-                     r"کار کرده|کار می|ka shaqeeyay|shaqeeyay)")
 
 
 def session_key(session_id: str) -> str:
@@ -104,19 +101,25 @@ class Chat:
             reading = await self.search.understand(message, current)
         except SearchUnavailable:
             reading, degraded = None, True
-        lang = lang or (reading["lang"] if reading else current) or "sv"
+        # A button's words (quick replies are Swedish under the label) are no sign of another language.
+        said_in = current if current and assistant.is_quick_reply(message) else reading["lang"] if reading else current
+        lang = lang or said_in or "sv"
         profile = read_message(profile, message, today, reading)
         marks = await self._marks(row.key) if row else {}
-        suggestions, relaxed = [], None
+        suggestions, relaxed, fit = [], None, "none"
         if not degraded:
             try:
-                suggestions, relaxed = await self._suggestions(profile, marks, lang, today)
+                suggestions, relaxed, fit = await self._suggestions(profile, marks, lang, today)
             except SearchUnavailable:
                 degraded = True
-        q = next_question(profile, suggestions, lang)
+        if assistant.vague(profile, fit) and "interests" not in profile.asked:
+            # Nothing known and nothing matched: ask what they like before showing guesses.
+            suggestions, q = [], "interests"
+        else:
+            q = next_question(profile, suggestions, lang)
         if q:
             profile.asked.append(q)
-        text = assistant.reply(profile, suggestions, lang, relaxed, degraded=degraded)
+        text = assistant.reply(profile, suggestions, lang, relaxed, degraded=degraded, fit=fit)
         question = assistant.question(q, lang)
         now = storage.now()
         new_id = None
@@ -146,49 +149,47 @@ class Chat:
         out = {"session_id": new_id or session_id, "code": code, "lang": lang, "dir": t(lang, "dir"),
                "reply": text, "question": question, "quick_replies": assistant.quick_replies(q, lang),
                "understood": assistant.understood(profile, lang),
-               "suggestions": suggestions}
+               "suggestions": suggestions, "fit": fit}
         if degraded:
             out["degraded"] = True
         return out
 
-    async def _suggest(self, query: str, filters: dict) -> list[dict]:
-        """Courses and validation offers; a validation offer only when it matches the text at least as
-        well as the best course (else "Validering kock" turns up for a would-be nurse just because few
-        courses pass the filters), or for work the learner has done (see _suggestions)."""
-        out = await self.search.suggest(query, filters, SUGGESTIONS + 10)
-        best = max((r["score"] for r in out if r["kind"] == "course"), default=1.0)
-        return [r for r in out if r["kind"] != "validation" or r["score"] >= min(best, 1.0)]
-
     async def _suggestions(self, p: Profile, marks: dict[str, dict], lang: str, today: date
-                           ) -> tuple[list[dict], str | None]:
+                           ) -> tuple[list[dict], str | None, str]:
+        """The learner's path (path.build), the condition dropped when nothing met them all, and the fit."""
         query = query_text(p)
         if not query:
-            return [], None
+            return [], None, "none"
         filters = search_filters(p, today)
-        results = await self._suggest(query, filters)
+        worked, wanted = sorted({j.ssyk4 for j in p.experience}), sorted({j.ssyk4 for j in p.goals})
+        results = await self.search.suggest(query, filters, SUGGESTIONS + 10, worked, wanted)
         relaxed = None
         # Nothing fits every wish: drop the condition that narrows most, and say so.
         for what, keys in (("start", ("start_from", "start_to")), ("pace", ("pace_min", "pace_max")),
                            ("distance", ("distance_only", "max_distance_km"))):
-            if any(r["kind"] == "course" for r in results) or not any(k in filters for k in keys):
+            if any(r["kind"] == "course" and r.get("fit") for r in results) or not any(k in filters for k in keys):
                 continue
             filters = {k: v for k, v in filters.items() if k not in keys}
-            results = await self._suggest(query, filters)
+            results = await self.search.suggest(query, filters, SUGGESTIONS + 10, worked, wanted)
             relaxed = what
-        if not p.experience and not _WORKED.search(" ".join(p.topics).lower()):
-            # Validation credits what someone has done; nobody said they had worked, so leave it out.
-            results = [r for r in results if r["kind"] != "validation"]
+        swedish = None
+        if p.swedish in path.SWEDISH_COURSE:
+            text, code = path.SWEDISH_COURSE[p.swedish]
+            found = await self.search.suggest(text, filters, 10, kinds=("course",))
+            swedish = next((r for r in found if (r.get("course_code") or "").upper().startswith(code)), None)
         hidden = {rid for rid, m in marks.items() if m["mark"] in ("hidden", "removed")}
         kept = {rid: m for rid, m in marks.items() if m["mark"] in ("pinned", "saved")}
-        out = [r for r in results if r["id"] not in hidden and r["id"] not in kept]
+        steps, fit = path.build([r for r in results if r["id"] not in hidden and r["id"] not in kept], p, lang,
+                                SUGGESTIONS, swedish)
         first = []
         for rid, m in sorted(kept.items(), key=lambda kv: kv[1]["mark"] != "pinned"):
             fresh = next((r for r in results if r["id"] == rid), None)
-            first.append({**(fresh or m["snapshot"]), "mark": m["mark"]})
-        suggestions = (first + out)[:max(SUGGESTIONS, len(first))]
-        for s in suggestions:
+            first.append({**(fresh or m["snapshot"]), "mark": m["mark"], "fit": "strong"})
+        suggestions = first + steps
+        for i, s in enumerate(suggestions, 1):
+            s["step"] = i
             s["explanation"] = assistant.explain(s, p, lang)
-        return suggestions, relaxed
+        return suggestions, relaxed, "good" if first else fit
 
     # --- a learner's session -------------------------------------------------------------------
 

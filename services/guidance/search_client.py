@@ -53,10 +53,13 @@ class SearchClient:
         """Search's reading of a learner's message: language, occupations, years, skills."""
         return (await self._post("/v1/understand", {"text": text, **({"lang": lang} if lang else {})}))["understood"]
 
-    async def suggest(self, text: str, filters: dict, limit: int) -> list[dict]:
-        """Courses and validation offers for a query and filter dict, best first."""
-        out = await self._post("/v1/search", {"text": text, "limit": limit, "filters": filters,
-                                              "kinds": ["course", "validation"], "understand": False})
+    async def suggest(self, text: str, filters: dict, limit: int, worked: list[str] = (), wanted: list[str] = (),
+                      kinds: tuple[str, ...] = ("course", "validation")) -> list[dict]:
+        """Courses and validation offers for a query and filter dict, best first; the validation offers that
+        credit work in the SSYK-4 groups `worked` (towards those `wanted`) first, whatever the filters."""
+        out = await self._post("/v1/search", {"text": text, "limit": limit, "filters": filters, "kinds": list(kinds),
+                                              "worked": sorted(worked), "wanted": sorted(wanted),
+                                              "understand": False})
         return out["results"]
 
     async def known_occurrences(self, ids: list[str]) -> set[str]:

@@ -47,7 +47,10 @@
       onclick: () => mark(s, saved ? null : "saved")});
     const hideBtn = el("button", {type: "button", text: t("hide"), onclick: () => mark(s, "hidden")});
     const art = el("article", {class: "card " + s.kind, "aria-labelledby": titleId},
-      el("p", {class: "kind", text: Vux.kindLabel(s.kind) + (s.course_code ? " · " + s.course_code : "")}),
+      el("p", {class: "kind", text: [s.step ? t("step") + " " + s.step : null, Vux.kindLabel(s.kind), s.course_code]
+        .filter(Boolean).join(" · ")}),
+      s.fit ? el("p", {class: "fit fit-" + (s.closest ? "closest" : s.fit),
+                       text: t(s.closest ? "fit_closest" : "fit_" + s.fit)}) : null,
       el("h3", {id: titleId, text: s.title || ""}));
     if (s.kind === "course") {
       const occ = el("ul", {class: "occurrences"});
@@ -188,8 +191,9 @@
   function showReceipt(a) {
     const r = $("receipt");
     r.replaceChildren(el("h3", {text: t("receipt")}));
-    let text = t("receipt_sent", {ref: a.submission_id});
-    if (a.status === "received") text = t("receipt_received", {id: a.application_id});
+    let text = t("receipt_sent");
+    // The same short reference as in the e-mails (its first eight characters).
+    if (a.status === "received") text = t("receipt_received", {id: String(a.application_id).slice(0, 8)});
     if (a.status === "rejected") text = t("receipt_rejected", {reason: a.reason || ""});
     r.append(el("p", {class: "receipt-" + a.status, text}));
   }
@@ -252,6 +256,8 @@
     const wanted = (navigator.language || "sv").slice(0, 2);
     Vux.setLang(["sv", "en", "ar", "fa", "prs", "so", "ti"].includes(wanted) ? wanted : "sv");
     const home = $("a-home");
+    // No silent default: until the conversation or the learner says, the form asks for the home municipality.
+    home.append(el("option", {value: "", "data-i18n": "choose_home", text: t("choose_home"), disabled: true, selected: true}));
     for (const m of await Vux.municipalities()) home.append(el("option", {value: m.code, text: m.name}));
     $("lang").addEventListener("change", (e) => { state.manualLang = true; adoptLang(e.target.value); });
     // The skip link focuses the message box without touching the URL fragment (it holds the session).
