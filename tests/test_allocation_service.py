@@ -325,3 +325,31 @@ async def test_occurrences_without_a_number_of_places_take_everyone(catalogue, a
         await allocation.apply(form(["e.2422.SFIKURSB.1"], home="2422"))
     status, summary = await allocation.call("POST", "/v1/rounds", {})
     assert summary["offers"] == 3 and summary["open_intake_occurrences"] == 1
+
+
+async def test_the_receipts_link_opens_a_readable_page_in_the_applicants_language(catalogue, allocation):
+    await seed_courses(catalogue, allocation)
+    status, body = await allocation.apply(form(["e.2480.VARD.1"], lang="ar"))
+    app_id, secret = body["application_id"], body["secret"]
+    assert body["status_url"].endswith(f"/applications/{app_id}?secret={secret}")  # a page, not the JSON API
+    async with allocation.http.get(body["status_url"]) as r:
+        page = await r.text()
+        assert r.status == 200 and r.content_type == "text/html"
+    assert 'lang="ar" dir="rtl"' in page and "طلبك" in page and f"المرجع: {app_id[:8]}" in page
+    assert "Kurs VARD" in page and "في انتظار القبول" in page and "احذف طلبي" in page
+    for wrong in ("wrong", ""):
+        async with allocation.http.get(f"{allocation.url}/applications/{app_id}", params={"secret": wrong}) as r:
+            assert r.status == 404 and "Kurs VARD" not in await r.text()
+    # Erasing from the page: a wrong secret erases nothing; the right one forgets the applicant.
+    async with allocation.http.post(f"{allocation.url}/applications/{app_id}/erase", data={"secret": "wrong"}) as r:
+        assert r.status == 404
+    assert (await allocation.call("GET", f"/v1/applications/{app_id}"))[1]["name"] == "Sara Nilsson"
+    async with allocation.http.post(f"{allocation.url}/applications/{app_id}/erase", data={"secret": secret}) as r:
+        assert r.status == 200 and "تم حذف طلبك" in await r.text()
+    status, view = await allocation.call("GET", f"/v1/applications/{app_id}")
+    assert view["erased"] and view["name"] is None and view["email"] is None
+    async with allocation.http.get(body["status_url"]) as r:
+        assert r.status == 404
+    async with allocation.http.post(f"{allocation.url}/applications/{app_id}/erase", data="secret=%ff",
+                                    headers={"Content-Type": "multipart/form-data; boundary=x"}) as r:
+        assert r.status == 400 and r.content_type == "application/problem+json"

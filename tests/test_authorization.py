@@ -84,6 +84,7 @@ def expected_table() -> dict:
         ("allocation", "POST /v1/applications/{id}/confirm"): {**everyone(404), "learner": 200},
         ("allocation", "GET /applications/{id}/confirm"): {**everyone(404), "learner": 200},
         ("allocation", "POST /applications/{id}/confirm"): {**everyone(404), "learner": 200},
+        ("allocation", "GET /applications/{id}"): {**everyone(404), "learner": 200},  # the receipt's status page
         ("allocation", "GET /v1/applications/{id}"): learner_by_secret_or_coord,
         ("allocation", "POST /v1/applications/{id}/approvals"): only({"coord_umea": 200, "coord_region": 200},
                                                                      coord_lycksele=403),
@@ -109,6 +110,8 @@ def expected_table() -> dict:
         ("guidance", "POST /v1/counsellor/logout"): everyone(200),
         ("guidance", "DELETE /v1/chat/session"): learner_only(200),
         ("allocation", "DELETE /v1/applications/{id}"): {**learner_by_secret_or_coord, "coord_umea": 403},
+        # The status page's erase button: the secret's holder only (erasing again says it is erased).
+        ("allocation", "POST /applications/{id}/erase"): {**everyone(404), "learner": 200},
     }
 
 
@@ -229,7 +232,7 @@ async def test_every_endpoint_answers_every_kind_of_caller_as_it_should(catalogu
         }.get(op)
         if op == "POST /offers/{id}":
             body, data = None, {"token": token or "", "answer": "accept"}
-        if op == "POST /applications/{id}/confirm":
+        if op in ("POST /applications/{id}/confirm", "POST /applications/{id}/erase"):
             body, data = None, {"secret": {True: app["secret"], False: wrong}.get(learner, "")}
         return {"method": method, "url": base[service] + path, "headers": headers, "params": params,
                 "json": body, "data": data, "allow_redirects": False}

@@ -4,6 +4,7 @@ Screenshots of the main screens are saved under test-output/screenshots/ for a p
 """
 import asyncio
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -18,6 +19,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.parametrize("db_factory", ["sqlite"]
 
 CHROMIUM = os.environ.get("CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
 SHOTS = Path(__file__).resolve().parent.parent / "test-output" / "screenshots"
+STATUS_LINK = re.compile(r"https?://\S+/applications/[0-9a-f-]+\?secret=[A-Za-z0-9_-]+")  # the receipt's
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync"]
 
@@ -116,6 +118,20 @@ async def test_learner_chats_refines_applies_and_a_counsellor_sends_a_plan(catal
             break
         await asyncio.sleep(0.1)
     assert len(sent_to(smtp, "lina@example.se")) == 2
+    # The receipt's link opens a readable page in her language with the same reference as the chat page.
+    receipt = sent_to(smtp, "lina@example.se")[1].get_body(("plain",)).get_content()
+    status_link = STATUS_LINK.search(receipt).group(0)
+    shown_ref = (await page.inner_text("#receipt")).split("Ansöknings-id:")[1].strip(" .\n")
+    status = await page.context.new_page()
+    response = await status.goto(status_link)
+    assert response.status == 200 and response.headers["content-type"].startswith("text/html")
+    await status.wait_for_selector("h1 >> text=Din ansökan")
+    text = await status.inner_text("main")
+    assert f"Referens: {shown_ref}" in text and shown_ref in receipt and len(shown_ref) == 8
+    assert text.count("Väntar på") == 2 and "Radera min ansökan" in text, text
+    assert "{" not in text and '"application_id"' not in text  # not JSON
+    await status.screenshot(path=SHOTS / "3-learner-status.png", full_page=True)
+    await status.close()
     code = (await page.inner_text("#code")).strip()
     assert page.js_errors == []
 

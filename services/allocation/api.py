@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import asyncio
 import html
+from datetime import datetime
+from zoneinfo import ZoneInfo
 from typing import Literal
 from urllib.parse import quote
 
@@ -83,6 +85,7 @@ class ApplicationView(BaseModel):
     name: str | None
     email: str | None
     erased: bool
+    lang: str = Field(description="the applicant's language (e-mails and pages)")
     choices: list[dict] = Field(description="{rank, occurrence_id, title, municipality_code, start, approval, state, "
                                             "reserve_position}")
     offers: list[dict] = Field(description="{offer_id, occurrence_id, status, deadline}")
@@ -172,6 +175,12 @@ def create_app(service: AllocationService) -> web.Application:
               query=SecretQuery, response_type="text/html", errors=(404,), tags=("applications",))
     api.route("POST", "/applications/{id}/confirm", confirm_form, "The confirmation page's button", body=ConfirmForm,
               body_types=("application/x-www-form-urlencoded",), response_type="text/html", errors=(400, 404, 409, 410),
+              tags=("applications",))
+    api.route("GET", "/applications/{id}", status_page, "The page behind the receipt's link: each choice, offers "
+              "to answer, how to withdraw and erase, in the applicant's language", query=SecretQuery,
+              response_type="text/html", errors=(404,), tags=("applications",))
+    api.route("POST", "/applications/{id}/erase", erase_form, "The status page's erase button", body=ConfirmForm,
+              body_types=("application/x-www-form-urlencoded",), response_type="text/html", errors=(400, 404),
               tags=("applications",))
     api.route("GET", "/v1/applications/{id}", view_application, "An application (its secret, or a coordinator)",
               query=SecretQuery, response=ApplicationView, auth=("applicationSecret", "bearer"), errors=(403, 404), tags=("applications",))
@@ -289,6 +298,67 @@ async def view_application(request: web.Request) -> web.Response:
                                                          staff.scope if staff else None))
 
 
+def _when(iso: str | None) -> str:
+    """A date and time the applicant reads: Swedish time, whole (kept left to right in a right-to-left page)."""
+    if not iso:
+        return ""
+    at = datetime.fromisoformat(iso).astimezone(SWEDEN)
+    return f"<bdi dir=ltr>{at:%Y-%m-%d %H:%M}</bdi>"
+
+
+def _choice_line(c: dict, offer: dict | None, lang: str, answer_url: str | None) -> str:
+    e = html.escape
+    state = c["state"]
+    if c["approval"] in ("pending", "denied") and state == "open":
+        said = e(t(f"approval_{c['approval']}", lang))
+    elif state == "open" and c.get("reserve_position"):
+        said = e(t("choice_reserve", lang, n=c["reserve_position"]))
+    elif state == "offered" and offer:
+        said = e(t("choice_offered", lang, deadline="\0")).replace("\0", _when(offer["deadline"]))
+        if answer_url:
+            said += f' <a href="{e(answer_url)}">{e(t("answer_offer", lang))}</a>'
+    else:
+        said = e(t(f"choice_{state}", lang))
+    place = municipalities().get(c.get("municipality_code") or "")
+    start = f", <bdi dir=ltr>{e(c['start'])}</bdi>" if c.get("start") else ""
+    return f"<li><strong>{e(c.get('title') or '')}</strong>, {e(place.name if place else '')}{start}<br>{said}</li>"
+
+
+async def status_page(request: web.Request) -> web.Response:
+    """Readable, never raw JSON: the link in the receipt e-mail opens this."""
+    service = request.app[SERVICE]
+    secret = _secret(request) or ""
+    try:
+        v = await service.view(request.match_info["id"], secret, False)
+    except Problem as exc:
+        return _page(t("status_title", "sv"), _both("status_not_found"), "sv", status=exc.status)
+    if v["erased"]:
+        return _page(t("status_title", "sv"), _both("status_not_found"), "sv", status=404)
+    lang, e = v["lang"], html.escape
+    offers = {o["occurrence_id"]: o for o in v["offers"] if o["status"] == "pending"}
+    items = "".join(_choice_line(c, offers.get(c["occurrence_id"]), lang,
+                                 service.answer_url(offers[c["occurrence_id"]]["offer_id"])
+                                 if c["occurrence_id"] in offers else None) for c in v["choices"])
+    body = (f"<p>{e(t('status_reference', lang, ref=v['application_id'][:8]))}</p>"
+            f"<p>{e(t('status_intro', lang))}</p><ol>{items}</ol><p>{e(t('status_withdraw', lang))}</p>"
+            f"<form method=post action=\"/applications/{quote(v['application_id'])}/erase\">"
+            f"<input type=hidden name=secret value=\"{e(secret)}\">"
+            f"<button class=no>{e(t('erase_button', lang))}</button></form>")
+    return _page(t("status_title", lang), body, lang)
+
+
+async def erase_form(request: web.Request) -> web.Response:
+    form = await _read_form(request, "send the secret as a web form")
+    service = request.app[SERVICE]
+    try:
+        v = await service.view(request.match_info["id"], str(form.get("secret", "")), False)
+    except Problem as exc:
+        return _page(t("status_title", "sv"), _both("status_not_found"), "sv", status=exc.status)
+    if not v["erased"]:
+        await service.erase(v["application_id"])
+    return _page(t("status_title", v["lang"]), f"<p>{html.escape(t('erased', v['lang']))}</p>", v["lang"])
+
+
 async def erase_application(request: web.Request) -> web.Response:
     """The applicant, by the secret, or the region (the controller of the data) erases."""
     service = request.app[SERVICE]
@@ -329,6 +399,7 @@ STYLE = ("body{font-family:system-ui,sans-serif;max-width:36rem;margin:2rem auto
          "border:2px solid #044}.yes{background:#05603a;color:#fff}.no{background:#fff;color:#111}"
          ":focus{outline:3px solid #c60}")
 RTL = {"ar", "fa", "prs"}
+SWEDEN = ZoneInfo("Europe/Stockholm")
 
 
 def _page(title: str, body: str, lang: str, status: int = 200) -> web.Response:

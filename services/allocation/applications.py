@@ -133,7 +133,7 @@ class Applications:
                                   lang=row.lang)
                 await storage.confirm_application(conn, row.id)
             ch = await storage.choices_with_occurrences(conn, row.id)
-            status_url = f"{s.public_url}/v1/applications/{row.id}?secret={secret}"
+            status_url = f"{s.public_url}/applications/{row.id}?secret={secret}"  # a page, not the JSON API
             if row.status == "unconfirmed":
                 occ = await storage.occurrences_by_id(conn, [c.occurrence_id for c in ch])
                 await self._commit_events(conn, [self._ev(ApplicationReceived, ApplicationReceivedPayload(
@@ -191,7 +191,7 @@ class Applications:
         return {
             "application_id": row.id, "status": row.status, "priority_group": row.priority_group,
             "priority_reason": row.priority_reason, "home_municipality": row.home_municipality,
-            "name": row.name, "email": row.email, "erased": row.erased_at is not None,
+            "name": row.name, "email": row.email, "erased": row.erased_at is not None, "lang": row.lang,
             "choices": [{"rank": c.rank, "occurrence_id": c.occurrence_id, "title": c.title,
                          "municipality_code": c.municipality_code, "start": c.start.isoformat() if c.start else None,
                          "approval": c.approval, "state": c.state, "reserve_position": c.reserve_position}
