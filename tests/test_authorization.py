@@ -77,6 +77,8 @@ def expected_table() -> dict:
         ("guidance", "GET /v1/counsellor/sessions/{code}"): only({"counsellor": 200}),
         ("guidance", "POST /v1/counsellor/sessions/{code}/marks"): only({"counsellor": 200}),
         ("guidance", "POST /v1/counsellor/sessions/{code}/notes"): only({"counsellor": 201}),
+        ("guidance", "POST /v1/counsellor/sessions/{code}/search"): only({"counsellor": 200}),
+        ("guidance", "POST /v1/counsellor/sessions/{code}/additions"): only({"counsellor": 201}),
         ("guidance", "POST /v1/counsellor/sessions/{code}/summary"): only({"counsellor": 202}),
         # --- allocation
         ("allocation", "GET /healthz"): public, ("allocation", "GET /readyz"): public,
@@ -220,6 +222,8 @@ async def test_every_endpoint_answers_every_kind_of_caller_as_it_should(catalogu
             "POST /v1/counsellor/sessions": {"code": code},
             "POST /v1/counsellor/sessions/{code}/marks": {"result_id": result_id, "mark": "pinned"},
             "POST /v1/counsellor/sessions/{code}/notes": {"text": "En anteckning"},
+            "POST /v1/counsellor/sessions/{code}/search": {"text": "AUTH1"},
+            "POST /v1/counsellor/sessions/{code}/additions": {"text": "AUTH1", "result_id": "i.2480.AUTH1"},
             "POST /v1/counsellor/sessions/{code}/summary": {"name": "Matrix Learner", "email": "m@example.se"},
             "POST /v1/applications": form(["e.2480.AUTH1.1"], email=f"apply{n}@example.se"),
             "POST /v1/applications/{id}/approvals": {"rank": 1, "approved": True},

@@ -229,6 +229,33 @@ async def test_apply_from_the_chat_and_a_counsellor_sends_a_plan(catalogue, sear
         assert r.status == 200
     async with guidance.http.post(f"{base}/notes", json={"text": "Börja med valideringen i vår."}) as r:
         assert r.status == 201
+    # She also cooked for years: the counsellor searches the catalogue and adds Lycksele's cooking validation,
+    # with a note; Sara's own view shows it, marked as the counsellor's, with the note.
+    async with guidance.http.post(f"{base}/search", json={"text": "validering kock"}) as r:
+        assert r.status == 200
+        found = (await r.json(content_type=None))["results"]
+    cook = next(x for x in found if x["kind"] == "validation")
+    assert cook["id"] == "v.2481.kock", found
+    async with guidance.http.post(f"{base}/additions", json={"text": "validering kock", "result_id": cook["id"],
+                                                           "note": "Du har lagat mat i tio år."}) as r:
+        assert r.status == 201
+    async with guidance.http.get(f"{guidance.url}/v1/chat/session", headers={"X-Chat-Session": sid}) as r:
+        mine = await r.json(content_type=None)
+    added = next(x for x in mine["suggestions"] if x["id"] == cook["id"])
+    assert added["mark"] == "added" and added["note"] == "Du har lagat mat i tio år."
+    assert "Anna Vägledare" in added["explanation"]
+    # Bad input: nothing stored, a clear 4xx naming the field.
+    for body, want, field in (({"text": "x"}, 422, "text"),
+                              ({"text": "validering kock", "result_id": "v.9999.nope"}, 404, "result_id"),
+                              ({"text": "validering kock", "result_id": cook["id"], "note": "x" * 501}, 422, "note")):
+        path = "search" if "result_id" not in body else "additions"
+        async with guidance.http.post(f"{base}/{path}", json=body) as r:
+            problem = await r.json(content_type=None)
+            assert r.status == want and problem["field"] == field, problem
+    async with guidance.http.post(f"{guidance.url}/v1/counsellor/sessions/ZZZZ-ZZZZ/search", json={"text": "kock"}) as r:
+        assert r.status == 404
+    async with guidance.http.get(base) as r:
+        assert [rid for rid, m in (await r.json(content_type=None))["marks"].items() if m["mark"] == "added"] == [cook["id"]]
     # An address the notifier would refuse is refused now, not accepted and then lost.
     async with guidance.http.post(f"{base}/summary", json={"name": "Sara Lind", "email": "sara..lind@example.se"}) as r:
         assert r.status == 422 and (await r.json(content_type=None))["field"] == "email"

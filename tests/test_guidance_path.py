@@ -79,3 +79,30 @@ def test_in_order_keeps_every_course_and_puts_each_subject_in_level_order(codes)
         assert levels == sorted(levels)
     # Courses of other subjects keep their places.
     assert [i for i, c in enumerate(out) if c == "GERGER0"] == [codes.index("GERGER0")]
+
+
+def test_a_course_comes_with_the_earlier_course_it_builds_on_when_offered():
+    from datetime import date
+
+    import numpy as np
+
+    from services.search.index import SearchIndex
+    from services.search.ranking import Filters, course_result, previous_course, with_prerequisites
+
+    assert [previous_course(c) for c in ("OMVOMV02", "MATMAT03b", "SAAKÄL02S", "ENGENG06", "GERGER0", "FUTFUN01")] == \
+        ["OMVOMV01", "MATMAT02B", "SAAKÄL01S", "ENGENG05", None, None]
+    index = SearchIndex(dim=2)
+    for i, (code, distance) in enumerate((("OMVOMV01", False), ("OMVOMV02", True), ("MATMAT02b", True),
+                                         ("MATMAT01b", True), ("MATMAT03b", True))):
+        doc = {"id": f"i.{code}", "code": code, "title": code,
+               "occurrences": [{"id": f"e.{code}", "start": "2027-01-18", "distance": distance}]}
+        index.put("course", doc["id"], doc, f"{i:016x}", code, np.array([1.0, float(i)]), "v1")
+    today = date(2026, 12, 1)
+    results = [course_result([index.entries[("course", f"i.{c}")]], 0.9, "", Filters(), today) | {"fit": "strong"}
+               for c in ("OMVOMV02", "MATMAT03b")]
+    out = with_prerequisites(index, results, "", Filters(), today)
+    assert [r["course_code"] for r in out] == ["OMVOMV01", "OMVOMV02", "MATMAT01b", "MATMAT02b", "MATMAT03b"]
+    assert out[0]["before"] == "OMVOMV02" and out[0]["fit"] == "strong"
+    # Only what fits the filters: Omvårdnad 1 is not given at a distance here, so it is not put in.
+    out = with_prerequisites(index, results, "", Filters(distance_only=True), today)
+    assert [r["course_code"] for r in out] == ["OMVOMV02", "MATMAT01b", "MATMAT02b", "MATMAT03b"]

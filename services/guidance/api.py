@@ -72,6 +72,20 @@ class NoteRequest(BaseModel):
     text: str = Field(min_length=1, max_length=4000)
 
 
+class CatalogueSearchRequest(BaseModel):
+    text: str = Field(min_length=2, max_length=500, description="what to look for in the county's catalogue")
+
+
+class AdditionRequest(BaseModel):
+    text: str = Field(min_length=2, max_length=500, description="the search that found the result")
+    result_id: str = Field(min_length=1, max_length=200)
+    note: str | None = Field(None, max_length=500, description="why, for the learner to read")
+
+
+class CatalogueResults(BaseModel):
+    results: list[dict] = Field(description="courses and validation offers, best first (search's results)")
+
+
 # --- what the answers look like (documented in /openapi.json) ---
 
 class Understood(BaseModel, extra="allow"):
@@ -282,6 +296,17 @@ def add_chat_routes(api: Api, service: GuidanceService) -> None:
         body = await read_json_model(request, NoteRequest)
         return json_response(await chat.add_note(who, request.match_info["code"], body.text), status=201)
 
+    async def search_catalogue(request: web.Request) -> web.Response:
+        who = await signed_in(request)
+        body = await read_json_model(request, CatalogueSearchRequest)
+        return json_response({"results": await chat.search_catalogue(who, request.match_info["code"], body.text)})
+
+    async def add_result(request: web.Request) -> web.Response:
+        who = await signed_in(request)
+        body = await read_json_model(request, AdditionRequest)
+        out = await chat.add_result(who, request.match_info["code"], body.text, body.result_id, body.note)
+        return json_response(out, status=201)
+
     async def send_summary(request: web.Request) -> web.Response:
         who = await signed_in(request)
         body = await read_json_model(request, SummaryRequest)
@@ -328,6 +353,12 @@ def add_chat_routes(api: Api, service: GuidanceService) -> None:
       body=CounsellorMarkRequest, response=MarkAnswer, auth=counsellor, errors=(404, 422), tags=("counsellors",))
     r("POST", "/v1/counsellor/sessions/{code}/notes", add_note, "Add a note", body=NoteRequest, response=NoteAnswer,
       status=201, auth=counsellor, errors=(404, 422), tags=("counsellors",))
+    r("POST", "/v1/counsellor/sessions/{code}/search", search_catalogue, "Search the county's catalogue for the "
+      "learner (their home first)", body=CatalogueSearchRequest, response=CatalogueResults, auth=counsellor,
+      errors=(404, 422, 503), tags=("counsellors",))
+    r("POST", "/v1/counsellor/sessions/{code}/additions", add_result, "Add a course or validation offer found by a "
+      "search to the learner's list, with a note they see", body=AdditionRequest, response=MarkAnswer, status=201,
+      auth=counsellor, errors=(404, 422, 503), tags=("counsellors",))
     r("POST", "/v1/counsellor/sessions/{code}/summary", send_summary, "E-mail the learner a plan",
       body=SummaryRequest, response=SummaryAnswer, status=202, auth=counsellor, errors=(404, 422),
       tags=("counsellors",))

@@ -166,6 +166,8 @@ def quick_replies(key: str | None, lang: str) -> list[dict]:
 def explain(s: dict, p: Profile, lang: str) -> str:
     """Why a suggestion was made, in words a counsellor can read aloud."""
     out = []
+    if s.get("added_by"):
+        out.append(t(lang, "why_added", name=s["added_by"]))
     if s["kind"] == "validation":
         group = (s.get("occupation_ssyk4") or "")[:3]
         worked = [j.occupation.lower() for j in p.experience if j.ssyk4[:3] == group] or \

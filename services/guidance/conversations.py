@@ -178,13 +178,13 @@ class Chat:
             found = await self.search.suggest(text, filters, 10, kinds=("course",))
             swedish = next((r for r in found if (r.get("course_code") or "").upper().startswith(code)), None)
         hidden = {rid for rid, m in marks.items() if m["mark"] in ("hidden", "removed")}
-        kept = {rid: m for rid, m in marks.items() if m["mark"] in ("pinned", "saved")}
+        kept = {rid: m for rid, m in marks.items() if m["mark"] in ("added", "pinned", "saved")}
         steps, fit = path.build([r for r in results if r["id"] not in hidden and r["id"] not in kept], p, lang,
                                 SUGGESTIONS, swedish)
         first = []
-        for rid, m in sorted(kept.items(), key=lambda kv: kv[1]["mark"] != "pinned"):
+        for rid, m in sorted(kept.items(), key=lambda kv: kv[1]["mark"] == "saved"):
             fresh = next((r for r in results if r["id"] == rid), None)
-            first.append({**(fresh or m["snapshot"]), "mark": m["mark"], "fit": "strong"})
+            first.append({**m["snapshot"], **(fresh or {}), "mark": m["mark"], "fit": "strong"})
         suggestions = first + steps
         for i, s in enumerate(suggestions, 1):
             s["step"] = i
@@ -227,6 +227,12 @@ class Chat:
         for s in suggestions:
             if s["id"] in marks:
                 s["mark"] = marks[s["id"]]["mark"]
+        # What a counsellor added, pinned or removed since the last turn shows too (the learner sees it).
+        listed = {s["id"] for s in suggestions}
+        by_counsellor = [{**m["snapshot"], "mark": m["mark"]} for rid, m in marks.items()
+                         if m["by"] == "counsellor" and rid not in listed]
+        suggestions = [s for s in by_counsellor if s["mark"] != "removed"] + suggestions + \
+            [s for s in by_counsellor if s["mark"] == "removed"]
         out = {"code": row.code, "lang": row.lang, "dir": t(row.lang, "dir"),
                "understood": assistant.understood(profile, row.lang),
                "transcript": [{"role": m.role, "text": m.text, "at": aware(m.created_at).isoformat()} for m in msgs],
@@ -438,6 +444,38 @@ class Chat:
     async def counsellor_mark(self, who: Counsellor, code: str, result_id: str, mark: str | None) -> dict:
         return await self._mark(await self._by_code(code), result_id, mark, by="counsellor")
 
+    async def _found(self, row, text: str) -> list[dict]:  # noqa: ANN001
+        """What a counsellor's search finds for this learner: the whole catalogue, the learner's home first."""
+        p = Profile.model_validate_json(row.profile)
+        filters = {"home_municipality": p.home_municipality} if p.home_municipality else {}
+        try:
+            return await self.search.suggest(text, filters, 10, kinds=("course", "validation"))
+        except SearchUnavailable:
+            raise Problem(503, "the catalogue search is not answering; try again in a moment") from None
+
+    async def search_catalogue(self, who: Counsellor, code: str, text: str) -> list[dict]:  # noqa: ARG002
+        return await self._found(await self._by_code(code), text)
+
+    async def add_result(self, who: Counsellor, code: str, text: str, result_id: str, note: str | None) -> dict:
+        """Put a course or validation offer the counsellor found on the learner's list, with a note they see."""
+        row = await self._by_code(code)
+        found = next((r for r in await self._found(row, text) if r["id"] == result_id), None)
+        if found is None:
+            raise Problem(404, f"result {result_id!r} is not among what the search {text!r} finds now; search again",
+                          field="result_id")
+        snapshot = {**found, "note": (note or "").strip() or None, "added_by": who.name}
+        snapshot["explanation"] = assistant.explain(snapshot, Profile.model_validate_json(row.profile), row.lang)
+        async with self.writer.begin() as conn:
+            await conn.execute(delete(storage.marks).where(storage.marks.c.session_key == row.key,
+                                                           storage.marks.c.result_id == result_id))
+            await conn.execute(insert(storage.marks).values(
+                session_key=row.key, result_id=result_id, mark="added", by="counsellor",
+                snapshot=json.dumps(snapshot), created_at=storage.now()))
+            await conn.execute(update(storage.sessions).where(storage.sessions.c.key == row.key)
+                               .values(updated_at=storage.now()))
+        log.info("counsellor %s added %s to conversation %s", who.username, result_id, row.code)
+        return {"result_id": result_id, "mark": "added"}
+
     async def add_note(self, who: Counsellor, code: str, text: str) -> dict:
         row = await self._by_code(code)
         async with self.writer.begin() as conn:
@@ -456,7 +494,7 @@ class Chat:
         marks = await self._marks(row.key)
         shown = [s for s in json.loads(row.suggestions) if marks.get(s["id"], {}).get("mark") not in
                  ("hidden", "removed")]
-        chosen = [m["snapshot"] for m in marks.values() if m["mark"] in ("pinned", "saved")]
+        chosen = [m["snapshot"] for m in marks.values() if m["mark"] in ("added", "pinned", "saved")]
         ids = {s["id"] for s in chosen}
         items = assistant.plan_items(chosen + [s for s in shown if s["id"] not in ids])
         lang = lang or row.lang

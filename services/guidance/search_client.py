@@ -59,7 +59,7 @@ class SearchClient:
         credit work in the SSYK-4 groups `worked` (towards those `wanted`) first, whatever the filters."""
         out = await self._post("/v1/search", {"text": text, "limit": limit, "filters": filters, "kinds": list(kinds),
                                               "worked": sorted(worked), "wanted": sorted(wanted),
-                                              "understand": False})
+                                              "path": True, "understand": False})
         return out["results"]
 
     async def known_occurrences(self, ids: list[str]) -> set[str]:

@@ -34,6 +34,9 @@ class SearchRequest(BaseModel):
         description="SSYK-4 groups the learner wants to work in: a validation offer for one of them also credits "
                     "work in a neighbouring group (a care assistant who wants to become an assistant nurse)")
 
+    path: bool = Field(False, description="A learner's path: a course that builds on an earlier one of its subject "
+                                          "comes with that one just before it (`before`), when offered")
+
     @field_validator("kinds")
     @classmethod
     def _kinds(cls, v: list[str]) -> list[str]:
@@ -83,6 +86,7 @@ class Result(BaseModel, extra="allow"):
     learning_centre: dict | None = Field(None, description="distance courses: the centre nearest the home")
     fit: Literal["strong", "partial"] | None = Field(None, description="how well it matches: null below the "
                                                      "calibrated floor (the closest there is, not a match)")
+    before: str | None = Field(None, description="with `path`: the course code this course leads to")
 
 
 class SearchAnswer(BaseModel):
@@ -141,7 +145,7 @@ async def search(request: web.Request) -> web.Response:
     text, notice = learner_text(body.text, "text", service.settings.max_query_chars)
     _loaded(service)
     out = await service.search(text, body.limit, body.filters, set(body.kinds), body.understand, body.lang,
-                               frozenset(body.worked), frozenset(body.wanted))
+                               frozenset(body.worked), frozenset(body.wanted), body.path)
     if notice:
         out["notice"] = notice
     return json_response(out)

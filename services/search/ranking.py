@@ -241,6 +241,41 @@ def validation_first(index: SearchIndex, results: list[dict], worked: set[str], 
     return (first + [r for r in results if r["id"] not in ids])[:max(limit, len(first))]
 
 
+_LEVEL = re.compile(r"^(\D+)(\d{2})(.*)$")
+
+
+def previous_course(code: str) -> str | None:
+    """The course of the same subject one level below (OMVOMV02 -> OMVOMV01, MATMAT03B -> MATMAT02B):
+    Gy2011 numbers the courses that build on each other so."""
+    m = _LEVEL.match(code.upper())
+    if not m or int(m.group(2)) <= 1:
+        return None
+    return f"{m.group(1)}{int(m.group(2)) - 1:02d}{m.group(3)}"
+
+
+def with_prerequisites(index: SearchIndex, results: list[dict], query: str, f: Filters, today: date,
+                       depth: int = 3) -> list[dict]:
+    """A path, not a list: a course that builds on an earlier course of its subject comes with that course
+    just before it (`before`: the course it leads to), when the catalogue offers it within the filters."""
+    have = {(r.get("course_code") or "").upper() for r in results if r["kind"] == "course"}
+    out: list[dict] = []
+    for r in results:
+        code, before = (r.get("course_code") or "") if r["kind"] == "course" else "", []
+        for _ in range(depth):
+            code = previous_course(code) if code else None
+            if not code or code in have:
+                break
+            offered = [e for key in index.keys_for_code(code) for e in index.holders(key)
+                       if e.kind == "course" and (e.doc.get("code") or "").upper() == code]
+            found = course_result(offered, r["score"], query, f, today) if offered else None
+            if found is None:
+                break
+            before.insert(0, {**found, "fit": r.get("fit"), "before": r["course_code"]})
+            have.add(code)
+        out += before + [r]
+    return out
+
+
 def with_fit(results: list[dict], floor: float, strong: float) -> list[dict]:
     """How well each result matches (settings.fit_floor/fit_strong, calibrated): "strong", "partial", or None
     below the floor, where it is only the closest the index has, not a match."""

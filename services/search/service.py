@@ -279,9 +279,10 @@ class SearchService(BusService):
 
     async def search(self, text: str, limit: int, filters: ranking.Filters, kinds: set[str],
                      understand: bool = True, lang: str | None = None, worked: frozenset[str] = frozenset(),
-                     wanted: frozenset[str] = frozenset()) -> dict:
+                     wanted: frozenset[str] = frozenset(), path: bool = False) -> dict:
         """Ranked results; with `understand`, also what the text says (understanding.read). `worked` and
-        `wanted`: SSYK-4 groups a conversation knows the learner worked in and wants, besides those the text names."""
+        `wanted`: SSYK-4 groups a conversation knows the learner worked in and wants, besides those the text names;
+        `path`: each course comes with the earlier courses of its subject it builds on (with_prerequisites)."""
         t0 = time.perf_counter()
         reading = understanding.read(text, lang)
         expand = self.settings.expand_query
@@ -300,6 +301,8 @@ class SearchService(BusService):
             results = ranking.validation_first(self.index, results, worked, text, filters, limit, wanted,
                                                understanding.areas_of())
         results = ranking.with_fit(results, self.settings.fit_floor, self.settings.fit_strong)
+        if path:
+            results = ranking.with_prerequisites(self.index, results, text, filters, date.today())
         results = ranking.with_nearest_centre(self.index, results, filters.home_municipality)
         out = {"results": results, "took_ms": round((time.perf_counter() - t0) * 1000, 1)}
         if understand:

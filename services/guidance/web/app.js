@@ -49,9 +49,15 @@
     const art = el("article", {class: "card " + s.kind, "aria-labelledby": titleId},
       el("p", {class: "kind", text: [s.step ? t("step") + " " + s.step : null, Vux.kindLabel(s.kind), s.course_code]
         .filter(Boolean).join(" · ")}),
-      s.fit ? el("p", {class: "fit fit-" + (s.closest ? "closest" : s.fit),
+      s.fit && s.mark !== "removed" ? el("p", {class: "fit fit-" + (s.closest ? "closest" : s.fit),
                        text: t(s.closest ? "fit_closest" : "fit_" + s.fit)}) : null,
-      el("h3", {id: titleId, text: s.title || ""}));
+      ["added", "pinned", "removed"].includes(s.mark) ? el("p", {class: "by-counsellor", text: t("mark_" + s.mark)}) : null,
+      el("h3", {id: titleId, text: s.title || ""}),
+      s.note ? el("p", {class: "note", text: t("counsellor_note") + ": " + s.note}) : null);
+    if (s.mark === "removed") {  // shown so the learner knows; not offered any more
+      art.classList.add("removed");
+      return el("li", {}, art);
+    }
     if (s.kind === "course") {
       const occ = el("ul", {class: "occurrences"});
       for (const o of (s.occurrences || []).slice(0, 4)) {
@@ -73,7 +79,9 @@
       const c = s.learning_centre;
       art.append(el("p", {class: "centre", text: t("nearest_centre") + ": " + [c.name, c.town || c.municipality].filter(Boolean).join(", ")}));
     }
-    art.append(el("div", {class: "actions"}, whyBtn, " ", saveBtn, " ", hideBtn), why);
+    // What a counsellor added or pinned is kept already: no save button to undo it by mistake.
+    const kept = s.mark === "added" || s.mark === "pinned";
+    art.append(el("div", {class: "actions"}, whyBtn, " ", kept ? null : saveBtn, " ", hideBtn), why);
     return el("li", {}, art);
   }
 

@@ -51,7 +51,15 @@ const Vux = {
     let data = {};
     try { data = await r.json(); } catch (e) { data = {}; }
     if (!r.ok) {
-      const err = new Error(data.detail || r.statusText);
+      // In the page's language where there are words for it; the server's own detail otherwise.
+      let words = Vux.t("http_" + r.status);
+      if (words === "http_" + r.status) words = data.detail || r.statusText;
+      else if (data.field) {  // which field, by the page's own label for it where there is one
+        const name = String(data.field).split(".").pop();
+        words += " (" + (Vux.t(name) !== name ? Vux.t(name) : name) + ")";
+      }
+      const err = new Error(words);
+      err.detail = data.detail;
       err.status = r.status;
       throw err;
     }

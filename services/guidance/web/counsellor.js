@@ -1,4 +1,5 @@
-// The counsellor's page: sign in, open a learner's conversation by its code, pin, note, send a plan.
+// The counsellor's page: sign in, open a learner's conversation by its code, pin, remove, search the catalogue
+// and add for the learner, note, send a plan.
 "use strict";
 (function () {
   const $ = (id) => document.getElementById(id);
@@ -54,6 +55,38 @@
     await listSessions();
   }
 
+  // Search the catalogue for the learner and add what fits, with a note the learner sees.
+  async function find(ev) {
+    ev.preventDefault();
+    const text = $("find").value.trim(), status = $("find-status");
+    status.textContent = "";
+    if (!current || text.length < 2) return;
+    try {
+      const out = await Vux.api("POST", "/v1/counsellor/sessions/" + encodeURIComponent(current.code) + "/search", {text});
+      if (!out.results.length) status.textContent = t("no_results");
+      $("found").replaceChildren(...out.results.map((r, i) => {
+        const noteId = "found-note-" + i;
+        const note = el("input", {id: noteId, maxlength: "500"});
+        const add = el("button", {type: "button", text: t("add_for_learner"), onclick: async () => {
+          try {
+            await Vux.api("POST", "/v1/counsellor/sessions/" + encodeURIComponent(current.code) + "/additions",
+              {text, result_id: r.id, note: note.value.trim() || null});
+            add.textContent = t("added");
+            add.disabled = true;
+            await show(current.code);
+            add.focus();
+          } catch (e) { status.textContent = t("error", {error: e.message}); }
+        }});
+        const place = r.municipality || ((r.occurrences || [])[0] || {}).municipality || "";
+        return el("li", {}, el("article", {class: "card " + r.kind},
+          el("p", {class: "kind", text: [Vux.kindLabel(r.kind), r.course_code, place].filter(Boolean).join(" · ")}),
+          el("h4", {text: r.title || ""}),
+          el("div", {class: "field"}, el("label", {for: noteId, text: t("note_for_learner")}), note),
+          el("div", {class: "actions"}, add)));
+      }));
+    } catch (e) { status.textContent = t("error", {error: e.message}); }
+  }
+
   async function markIt(s, mark) {
     await Vux.api("POST", "/v1/counsellor/sessions/" + encodeURIComponent(current.code) + "/marks", {result_id: s.id, mark});
     await show(current.code);
@@ -78,6 +111,7 @@
       $("open-error").textContent = "";
       try { await show($("code").value.trim(), true); $("session-h").focus(); } catch (e) { $("open-error").textContent = e.message; }
     });
+    $("find-form").addEventListener("submit", find);
     $("note-form").addEventListener("submit", async (ev) => {
       ev.preventDefault();
       const text = $("note").value.trim();
