@@ -236,14 +236,23 @@ class PlanItem(Model):
     url: str | None = None
 
 
+class SentApplication(Model):
+    """An application the learner has already sent from the conversation, as the plan mentions it."""
+
+    reference: str = Field(max_length=12, description="the short reference the receipt shows (8 characters)")
+    status: Literal["sent", "received", "rejected"]
+
+
 class GuidanceSummaryPayload(Model):
-    """A counsellor's plan for a learner: validation first, then courses, with places and dates."""
+    """A counsellor's plan for a learner: validation first, then courses, with places and dates, and the
+    applications already sent."""
 
     contact: Contact
     counsellor: str | None = None
     session_id: str
     items: list[PlanItem] = Field(default_factory=list)
     note: str | None = Field(None, max_length=4000)
+    applications: list[SentApplication] = Field(default_factory=list, max_length=20)
 
 
 class ChatTurnPayload(Model):

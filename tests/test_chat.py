@@ -269,6 +269,8 @@ async def test_apply_from_the_chat_and_a_counsellor_sends_a_plan(catalogue, sear
     plan = sent_to(smtp, "sara@example.se")[-1]
     body = plan.get_body(("plain",)).get_content()
     assert "Validering" in body and course["title"] in body and "Lycka till!" in body
+    # The plan names the application she has already sent, by the receipt's reference.
+    assert f"{apps[0]['application_id'][:8]}: registrerad" in body, body
     assert body.index("Validering") < body.index(course["title"])  # validation first, then courses
     async with guidance.http.get(base) as r:
         v = await r.json(content_type=None)

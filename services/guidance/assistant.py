@@ -163,6 +163,10 @@ def quick_replies(key: str | None, lang: str) -> list[dict]:
     return [{"label": t(lang, label), "message": message} for label, message in QUICK.get(key or "", ())]
 
 
+# The subjects of basic eligibility for higher education (Högskoleförordningen 7 kap. 5 §, Gy2011 courses).
+ELIGIBILITY = ("SVESVE", "SVASVA", "ENGENG", "MATMAT")
+
+
 def explain(s: dict, p: Profile, lang: str) -> str:
     """Why a suggestion was made, in words a counsellor can read aloud."""
     out = []
@@ -182,6 +186,8 @@ def explain(s: dict, p: Profile, lang: str) -> str:
         out.append(t(lang, "why_swedish"))
     else:
         out.append(t(lang, "why_words", words=", ".join(s["why"])) if s.get("why") else t(lang, "why_meaning"))
+    if (s.get("course_code") or "").upper().startswith(ELIGIBILITY):
+        out.append(t(lang, "why_eligibility"))  # what a general subject leads to
     occ = s.get("occurrences") or []
     if occ:
         first = occ[0]

@@ -26,7 +26,7 @@ from shared.db import Writer, aware, forget_old_pages
 from shared.events import (
     ApplicantErasureRequested, ApplicantFacts, ApplicationForm, ApplicationSubmitted, ChatTurnObserved, ChatTurnPayload,
     Contact, ErasureRequestedPayload,
-    GuidanceSummaryPayload, GuidanceSummaryRequested, PlanItem,
+    GuidanceSummaryPayload, GuidanceSummaryRequested, PlanItem, SentApplication,
 )
 from shared.logs import correlation_id
 from shared.problems import Problem
@@ -498,9 +498,15 @@ class Chat:
         ids = {s["id"] for s in chosen}
         items = assistant.plan_items(chosen + [s for s in shown if s["id"] not in ids])
         lang = lang or row.lang
+        async with self.engine.connect() as conn:
+            apps = (await conn.execute(select(storage.applications).where(
+                storage.applications.c.session_key == row.key).order_by(storage.applications.c.created_at))).all()
+        sent = [SentApplication(reference=(a.application_id or a.submission_id)[:8], status=a.status)
+                for a in apps][-20:]
         payload = GuidanceSummaryPayload(
             contact=Contact(name=name, email=email, lang=lang or "sv"),  # the notifier writes in all seven
-            counsellor=who.name, session_id=row.code, items=[PlanItem(**i) for i in items], note=note)
+            counsellor=who.name, session_id=row.code, items=[PlanItem(**i) for i in items], note=note,
+            applications=sent)
         async with self.writer.begin() as conn:
             await add_events(conn, storage.outbox, [GuidanceSummaryRequested(
                 producer=PRODUCER, correlation_id=correlation_id.get(), payload=payload)])
