@@ -106,3 +106,20 @@ def test_a_course_comes_with_the_earlier_course_it_builds_on_when_offered():
     # Only what fits the filters: Omvårdnad 1 is not given at a distance here, so it is not put in.
     out = with_prerequisites(index, results, "", Filters(distance_only=True), today)
     assert [r["course_code"] for r in out] == ["OMVOMV02", "MATMAT01b", "MATMAT02b", "MATMAT03b"]
+
+
+def test_where_a_course_is_given_near_the_learner_first():
+    from datetime import date
+
+    from services.search.index import Entry
+    from services.search.ranking import Filters, course_result
+
+    occ = [{"id": "far", "municipality_code": "2421", "start": "2027-01-18"},      # Storuman, on site, far
+           {"id": "dist", "municipality_code": "2480", "distance": True, "start": "2027-01-18"},
+           {"id": "near", "municipality_code": "2460", "start": "2027-03-01"},      # Vännäs, on site, near Umeå
+           {"id": "home-late", "municipality_code": "2480", "start": "2027-08-16"},
+           {"id": "home", "municipality_code": "2480", "start": "2027-01-18"}]
+    doc = {"id": "i.x", "code": "OMVOMV01", "title": "Omvårdnad 1", "occurrences": occ}
+    r = course_result([Entry("course", "i.x", doc, "k", "v1")], 0.9, "", Filters(home_municipality="2480"),
+                      date(2026, 12, 1))
+    assert [o["id"] for o in r["occurrences"]] == ["home", "home-late", "near", "dist", "far"]

@@ -155,6 +155,7 @@ def kind_ok(e: Entry, f: Filters) -> bool:
 
 
 MAX_OCCURRENCES = 25  # per result; the rest are counted (`more_occurrences`), not listed
+COMMUTE_KM = 60.0  # about an hour between municipality centres: on site within it comes before distance study
 
 
 def course_result(courses: list[Entry], score: float, query: str, f: Filters, today: date) -> dict | None:
@@ -165,9 +166,21 @@ def course_result(courses: list[Entry], score: float, query: str, f: Filters, to
     if not fitting:
         return None
     if f.home_municipality in municipalities():
+        # Near the learner first: on site at home, then on site within reach (nearest first), then at a
+        # distance (with the nearest learning centre), then the rest; the earliest start within each.
         home = f.home_municipality
-        fitting.sort(key=lambda co: (not co[1].get("distance") and co[1].get("municipality_code") != home,
-                                     co[1].get("start") or "9999"))
+
+        def nearness(co: tuple[Entry, dict]) -> tuple:
+            o = co[1]
+            place = o.get("place_municipality_code") or o.get("municipality_code")
+            if o.get("distance"):
+                return 2, 0.0, o.get("start") or "9999"
+            if place == home:
+                return 0, 0.0, o.get("start") or "9999"
+            km = distance_km(home, place) if place in municipalities() else 9999.0
+            return (1 if km <= COMMUTE_KM else 3), km, o.get("start") or "9999"
+
+        fitting.sort(key=nearness)
     occ = [{
         "id": o["id"], "course_id": c.id, "municipality_code": o.get("municipality_code"),
         "municipality": _name(o.get("place_municipality_code") or o.get("municipality_code")),
