@@ -382,3 +382,23 @@ async def test_an_arabic_learners_emails_come_in_arabic(catalogue, search, guida
     offer = next(m for s, m in mails.items() if s.startswith("يُعرض عليك مقعد"))
     assert offer["Content-Language"] == "ar"
     assert 'dir="rtl"' in offer.get_body(("html",)).get_content()
+
+
+async def test_a_learners_questions_are_answered_from_facts(catalogue, search, guidance):
+    await load_county(catalogue, search, ("2480", "2481"))
+    status, out = await chat(guidance, "Jag vill bli kock och bor i Umeå")
+    status, out = await chat(guidance, "Hur lång tid tar det, och vad kostar det?", out["session_id"])
+    assert status == 200
+    course = next(s for s in out["suggestions"] if s["kind"] == "course" and s["occurrences"])
+    first = course["occurrences"][0]
+    assert first["start"] and first["end"]
+    assert out["reply"].startswith("Komvux är kostnadsfritt")  # what was asked comes first
+    assert f"{course['title']} i " in out["reply"] and f"{first['start']} – {first['end']}" in out["reply"]
+    # In Arabic, about validation: what it involves in general, and what the offer found for her says.
+    status, out = await chat(guidance, "اشتغلت طباخة ٨ سنوات وأسكن في ليكسيلي. ما هو التقييم؟")
+    offer = out["suggestions"][0]
+    assert offer["kind"] == "validation" and offer["id"] == "v.2481.kock", out["suggestions"]
+    assert out["lang"] == "ar" and "التقييم (validering) يعني" in out["reply"] and offer["method"] in out["reply"]
+    # A question the data cannot answer gets no invented answer; nothing is read as a question by mistake.
+    status, plain = await chat(guidance, "Jag har jobbat som kock i fem år")
+    assert "kostnadsfritt" not in plain["reply"] and "Sista ansökningsdag" not in plain["reply"]

@@ -7,6 +7,7 @@ then Swedish.
 from __future__ import annotations
 
 import json
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
@@ -90,9 +91,9 @@ def _join(parts: list[str], lang: str) -> str:
 
 
 def reply(p: Profile, suggestions: list[dict], lang: str, relaxed: str | None = None, degraded: bool = False,
-          fit: str = "good") -> str:
+          fit: str = "good", questions: list[str] = ()) -> str:
     facts = understood(p, lang)["facts"]
-    out = []
+    out = answers(list(questions), suggestions, lang)  # what was asked first
     if facts:
         out.append(f"{t(lang, 'r_intro')} {_join(facts, lang)}.")
     if degraded:
@@ -119,6 +120,36 @@ def reply(p: Profile, suggestions: list[dict], lang: str, relaxed: str | None = 
     if suggestions[0].get("kind") == "validation":
         out.append(t(lang, "r_validation_first"))
     return " ".join(out)
+
+
+def answers(questions: list[str], suggestions: list[dict], lang: str) -> list[str]:
+    """Answers from facts: komvux costs nothing (Skollagen 20 kap. 7 §); how long and when to apply come from
+    the first suggested course's dates; what a validation involves from the offer itself. Where the data
+    does not say, a counsellor is the honest answer."""
+    out = []
+    course = next((s for s in suggestions if s["kind"] == "course" and s.get("occurrences")), None)
+    occ = course["occurrences"][0] if course else {}
+    where = occ.get("town") or occ.get("municipality") or ""
+    for q in questions:
+        if q == "cost":
+            out.append(t(lang, "a_cost"))
+        elif q == "duration" and occ.get("start") and occ.get("end"):
+            weeks = max(1, round((date.fromisoformat(occ["end"]) - date.fromisoformat(occ["start"])).days / 7))
+            out.append(t(lang, "a_duration", title=course["title"], place=where, start=occ["start"], end=occ["end"],
+                         weeks=weeks, pace=f"{occ['pace_percent']:g}" if occ.get("pace_percent") else "100"))
+        elif q == "deadline" and occ.get("continuous_intake"):
+            out.append(t(lang, "a_deadline_open", title=course["title"], place=where))
+        elif q == "deadline" and occ.get("application_deadline"):
+            out.append(t(lang, "a_deadline", title=course["title"], place=where, date=occ["application_deadline"]))
+        elif q == "validation":
+            offer = next((s for s in suggestions if s["kind"] == "validation"), None)
+            out.append(t(lang, "a_validation"))
+            if offer and (offer.get("method") or offer.get("duration")):
+                out.append(t(lang, "a_validation_offer", title=offer["title"], method=offer.get("method") or "",
+                             duration=offer.get("duration") or ""))
+        else:
+            out.append(t(lang, "a_ask_counsellor"))
+    return out
 
 
 def vague(p: Profile, fit: str) -> bool:

@@ -20,7 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.guidance import assistant, path, storage
 from services.guidance.assistant import t
-from services.guidance.profile import Profile, next_question, query_text, read_message, search_filters
+from services.guidance.profile import (
+    Profile, next_question, query_text, questions_asked, read_message, search_filters,
+)
 from services.guidance.search_client import SearchClient, SearchUnavailable
 from shared.db import Writer, aware, forget_old_pages
 from shared.events import (
@@ -119,7 +121,8 @@ class Chat:
             q = next_question(profile, suggestions, lang)
         if q:
             profile.asked.append(q)
-        text = assistant.reply(profile, suggestions, lang, relaxed, degraded=degraded, fit=fit)
+        text = assistant.reply(profile, suggestions, lang, relaxed, degraded=degraded, fit=fit,
+                               questions=questions_asked(message))
         question = assistant.question(q, lang)
         now = storage.now()
         new_id = None

@@ -75,6 +75,16 @@ def _says(text: str, fact: str) -> bool:
     return _cues()[fact].search(text) is not None
 
 
+QUESTIONS = ("cost", "duration", "deadline", "validation")
+
+
+def questions_asked(message: str) -> list[str]:
+    """The questions in a message the assistant can answer from facts: what it costs, how long a course takes,
+    when to apply, what a validation involves (cues.json ask_*, all seven languages)."""
+    text = " ".join(fold(message[:READ_LIMIT]).split())
+    return [q for q in QUESTIONS if _says(text, f"ask_{q}")]
+
+
 # Clauses end at punctuation and at "because" or "but": "عن بعد لأني ما بقدر" is not "not at a distance".
 _clause = re.compile(r"[.,;:!?،؛።፣፤\n()]+|\b(?:eftersom|because|men|but|لانی|لان|چون|ምኽንያቱ|maxaa yeelay)\b")
 
