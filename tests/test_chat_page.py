@@ -239,6 +239,23 @@ async def test_the_page_is_usable_by_keyboard_on_a_phone_and_at_200_percent_zoom
     nameless = await page.evaluate("""[...document.querySelectorAll('button')]
         .filter(b => !(b.getAttribute('aria-label') || b.textContent).trim()).length""")
     assert nameless == 0
+    # Compact: one time per course card, the others on demand; a pressed button keeps the focus.
+    cards = page.locator("#suggestions article.course")
+    assert await cards.count() >= 2
+    assert await page.locator("#suggestions button.choose").count() == await cards.count()
+    await page.locator("#suggestions button.choose").first.focus()
+    await page.keyboard.press("Enter")
+    assert await page.evaluate("document.activeElement.getAttribute('aria-pressed')") == "true"
+    assert (await page.evaluate("document.activeElement.id")).startswith("choose-")
+    more = page.locator("#suggestions button.more-times").first
+    if await more.count():
+        await more.focus()
+        await page.keyboard.press("Enter")
+        assert await page.evaluate("document.activeElement.getAttribute('aria-expanded')") == "true"
+    # The application form is one link away, and the conversation's link (in the fragment) stays.
+    before = await page.evaluate("location.hash")
+    await page.get_by_role("link", name="Till ansökan").click()
+    assert await page.evaluate("document.activeElement.id") == "apply-h" and await page.evaluate("location.hash") == before
     # Nothing is wider than a phone screen.
     assert await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     await page.screenshot(path=SHOTS / "7-phone.png", full_page=True)

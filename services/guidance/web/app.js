@@ -3,7 +3,8 @@
 (function () {
   const $ = (id) => document.getElementById(id);
   const el = Vux.el, t = Vux.t;
-  const state = {sessionId: null, suggestions: [], choices: [], marks: {}, lastLang: null, manualLang: false};
+  const state = {sessionId: null, suggestions: [], choices: [], marks: {}, lastLang: null, manualLang: false,
+                 expanded: new Set()};
 
   function readHash() {
     const m = /(?:^#|&)s=([A-Za-z0-9_-]{16,100})/.exec(location.hash);
@@ -26,12 +27,16 @@
     if (u.home_municipality) $("a-home").value = u.home_municipality.code;
   }
 
-  function renderSuggestions(list) {
+  // `focusId`: the button just pressed keeps the focus after the cards are drawn again.
+  function renderSuggestions(list, focusId) {
     state.suggestions = list || [];
     const ul = $("suggestions");
     ul.replaceChildren();
     $("no-sugg").hidden = state.suggestions.length > 0;
     state.suggestions.forEach((s, i) => ul.append(card(s, i)));
+    document.querySelector(".to-apply").parentElement.hidden = !state.suggestions.length || !state.sessionId;
+    const again = focusId && document.getElementById(focusId);
+    if (again) again.focus();
   }
 
   function card(s, i) {
@@ -44,7 +49,7 @@
       }});
     const saved = s.mark === "saved" || s.mark === "pinned";
     const saveBtn = el("button", {type: "button", "aria-pressed": String(saved), text: saved ? t("saved") : t("save"),
-      onclick: () => mark(s, saved ? null : "saved")});
+      id: "save-" + s.id, onclick: () => mark(s, saved ? null : "saved")});
     const hideBtn = el("button", {type: "button", text: t("hide"), onclick: () => mark(s, "hidden")});
     const art = el("article", {class: "card " + s.kind, "aria-labelledby": titleId},
       el("p", {class: "kind", text: [s.step ? t("step") + " " + s.step : null, Vux.kindLabel(s.kind), s.course_code]
@@ -59,19 +64,28 @@
       return el("li", {}, art);
     }
     if (s.kind === "course") {
+      // Compact: the nearest time only; the others on demand, so the form and the code stay within reach.
       const occ = el("ul", {class: "occurrences"});
-      for (const o of (s.occurrences || []).slice(0, 4)) {
+      const all = (s.occurrences || []).slice(0, 5), open = state.expanded.has(s.id);
+      for (const o of all.slice(0, open ? 5 : 1)) {
         const chosen = state.choices.some((c) => c.id === o.id);
         const li = el("li", {}, el("span", {text: Vux.occurrenceLine(o)}));
         const url = o.url && Vux.safeUrl(o.url);
         if (url) li.append(" ", el("a", {href: url, rel: "noopener noreferrer", target: "_blank", text: t("more_info")}));
         li.append(" ", el("button", {type: "button", class: "choose", "aria-pressed": String(chosen),
-          text: chosen ? t("chosen") : t("choose"),
+          id: "choose-" + o.id, text: chosen ? t("chosen") : t("choose"),
           "aria-label": t("choose") + ": " + (s.title || "") + ", " + Vux.occurrenceLine(o),
           onclick: () => choose(s, o)}));
         occ.append(li);
       }
       art.append(occ);
+      if (all.length > 1) {
+        art.append(el("button", {type: "button", class: "more-times", id: "times-" + s.id, "aria-expanded": String(open),
+          text: open ? t("fewer_times") : t("more_times", {n: all.length - 1}), onclick: () => {
+            if (open) state.expanded.delete(s.id); else state.expanded.add(s.id);
+            renderSuggestions(state.suggestions, "times-" + s.id);
+          }}));
+      }
     } else if (s.municipality || s.town) {
       art.append(el("p", {text: [s.town, s.municipality].filter(Boolean).join(", ")}));
     }
@@ -88,8 +102,10 @@
   async function mark(s, value) {
     try {
       await Vux.api("POST", "/v1/chat/marks", {session_id: state.sessionId, result_id: s.id, mark: value});
-      if (value === "hidden") renderSuggestions(state.suggestions.filter((x) => x.id !== s.id));
-      else { s.mark = value; renderSuggestions(state.suggestions); }
+      if (value === "hidden") {
+        renderSuggestions(state.suggestions.filter((x) => x.id !== s.id));
+        $("sugg-h").focus();  // the card is gone: back to the list's heading
+      } else { s.mark = value; renderSuggestions(state.suggestions, "save-" + s.id); }
     } catch (e) { setStatus(t("error", {error: e.message})); }
   }
 
@@ -98,7 +114,7 @@
     if (at >= 0) state.choices.splice(at, 1);
     else if (state.choices.length < 5) state.choices.push({id: o.id, label: (s.title || "") + " – " + Vux.occurrenceLine(o)});
     renderChoices();
-    renderSuggestions(state.suggestions);
+    renderSuggestions(state.suggestions, "choose-" + o.id);
   }
 
   function renderChoices() {
@@ -270,6 +286,13 @@
     $("lang").addEventListener("change", (e) => { state.manualLang = true; adoptLang(e.target.value); });
     // The skip link focuses the message box without touching the URL fragment (it holds the session).
     document.querySelector(".skip").addEventListener("click", (e) => { e.preventDefault(); $("message").focus(); });
+    // To the form without touching the URL fragment (it holds the session).
+    document.querySelector(".to-apply").addEventListener("click", (e) => {
+      e.preventDefault();
+      $("apply-h").setAttribute("tabindex", "-1");
+      $("apply-h").scrollIntoView();
+      $("apply-h").focus();
+    });
     $("chat-form").addEventListener("submit", send);
     $("message").addEventListener("keydown", (e) => {
       if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); $("chat-form").requestSubmit(); }
