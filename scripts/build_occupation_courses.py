@@ -3,7 +3,9 @@ data (../shared/data/skolverket_gy2011/gy_yrkesutgang_to_courses.jsonl, see its 
 SSYK-4 group, the course-code stems (the letters of a code: INSELS0 -> INSELS) of the courses that
 Skolverket lists for the vocational exits leading to it. An exit's occupation is given its group by
 JobTech's names (services/search/taxonomy.py); exits named by their field ("Äldreomsorg") by the table
-below, written by the team. Entrepreneurship (ENT), common to every exit, is left out.
+below, written by the team. Entrepreneurship (ENT), common to every exit, is left out. The national
+vocational packages (../shared/data/skolverket_yrkespaket_sample/, Skolverket's yrkespaket) add their
+courses to the groups of the occupation they are made for.
 
 Run: python -m scripts.build_occupation_courses [path to the jsonl]
 """
@@ -38,6 +40,13 @@ EXITS = {
 }
 
 
+PACKAGES = ROOT.parent / "shared" / "data" / "skolverket_yrkespaket_sample"
+# A package's occupation when JobTech's first name for it is not all it covers: undersköterska works in
+# elderly and home care (5321) and in hospitals (5323).
+PACKAGE_GROUPS = {"Undersköterska": ("5321", "5323")}
+GENERAL = {"SVESVE", "SVASVA", "SAMSAM", "ENGENG", "MATMAT"}
+
+
 def stem(code: str) -> str | None:
     m = re.match(r"[^\W\d_]+", code)
     return m.group(0).upper() if m else None
@@ -53,6 +62,14 @@ def build(source: Path) -> dict[str, list[str]]:
             continue
         stems = {s for s in map(stem, r["course_codes"]) if s and not s.startswith("ENT")}
         out.setdefault(code, set()).update(stems)
+    for path in sorted(PACKAGES.glob("*.json")):
+        package = json.loads(path.read_text(encoding="utf-8"))
+        named = named_occupations(package["occupation"])
+        groups = PACKAGE_GROUPS.get(package["occupation"]) or ((named[0]["ssyk4"],) if named else ())
+        for code in groups:
+            # General subjects in a package (Svenska 1, Samhällskunskap) are a learner's own matter, not the trade's.
+            out.setdefault(code, set()).update(s for s in (stem(c["code"]) for c in package["courses"])
+                                               if s and s not in GENERAL)
     return {code: sorted(stems) for code, stems in sorted(out.items()) if stems}
 
 
