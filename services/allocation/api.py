@@ -265,9 +265,8 @@ async def confirm_page(request: web.Request) -> web.Response:
         return _page(t("confirm_title", lang), f"<p>{e(t('confirm_already', lang))}</p>", lang)
     names = {code: m.name for code, m in municipalities().items()}
     items = "".join(f"<li>{e(title or '')}, {e(names.get(code, code or ''))}</li>" for title, code in data["choices"])
-    body = (f"<p>{e(t('confirm_intro', lang))}</p><ol>{items}</ol><form method=post>"
-            f"<input type=hidden name=secret value=\"{e(_secret(request) or '')}\">"
-            f"<button class=yes>{e(t('confirm_button', lang))}</button></form>")
+    body = (f"<p>{e(t('confirm_intro', lang))}</p><ol>{items}</ol>"
+            + _secret_form(None, _secret(request) or "", t("confirm_button", lang), "yes"))
     return _page(t("confirm_title", lang), body, lang)
 
 
@@ -285,6 +284,14 @@ async def confirm_form(request: web.Request) -> web.Response:
     lang = receipt["lang"]
     said = t("confirm_already" if receipt["duplicate"] else "confirmed", lang)
     return _page(t("confirm_title", lang), f"<p role=status>{html.escape(said)}</p>", lang)
+
+
+def _secret_form(action: str | None, secret: str, label: str, cls: str) -> str:
+    """A page's one button, carrying the application's secret from the link (a POST: mail scanners only GET)."""
+    e = html.escape
+    target = f' action="{e(action)}"' if action else ""
+    return (f"<form method=post{target}><input type=hidden name=secret value=\"{e(secret)}\">"
+            f"<button class={cls}>{e(label)}</button></form>")
 
 
 def _both(key: str) -> str:
@@ -341,9 +348,7 @@ async def status_page(request: web.Request) -> web.Response:
                                  if c["occurrence_id"] in offers else None) for c in v["choices"])
     body = (f"<p>{e(t('status_reference', lang, ref=v['application_id'][:8]))}</p>"
             f"<p>{e(t('status_intro', lang))}</p><ol>{items}</ol><p>{e(t('status_withdraw', lang))}</p>"
-            f"<form method=post action=\"/applications/{quote(v['application_id'])}/erase\">"
-            f"<input type=hidden name=secret value=\"{e(secret)}\">"
-            f"<button class=no>{e(t('erase_button', lang))}</button></form>")
+            + _secret_form(f"/applications/{quote(v['application_id'])}/erase", secret, t("erase_button", lang), "no"))
     return _page(t("status_title", lang), body, lang)
 
 
