@@ -68,3 +68,12 @@ def test_home_is_where_the_learner_lives_not_where_they_would_travel():
     # A bare name answers "where do you live?".
     asked = Profile(asked=["municipality"])
     assert read_message(asked, "Storuman", today).home_municipality == "2421"
+
+
+def test_a_yes_belongs_to_the_fact_the_message_states_not_to_the_last_question():
+    today = date(2026, 11, 27)
+    asked = Profile(asked=["travel"])
+    p = keep(asked, "Ja, jag kan flytta till Umeå om det finns jobb", today)
+    assert p.can_move is True and p.travel is None  # said of moving, not of commuting
+    p = keep(asked, "ja", today)
+    assert p.travel is True  # a bare yes answers the question asked

@@ -225,8 +225,10 @@ def read_message(profile: Profile, message: str, today: date, reading: dict | No
     if said and (p.education is None or EDUCATION.index(said) > EDUCATION.index(p.education)):
         p.education = said
 
-    # A bare yes or no answers the last question.
-    if last_q == "travel" and p.distance is None and p.travel is None:
+    # A bare yes or no answers the last question, unless the message says what it is about itself ("آره،
+    # می‌تونم برم اومئو زندگی کنم": yes, I can move).
+    says_move = _says(text, "move_no") or _says(text, "move_yes")
+    if last_q == "travel" and p.distance is None and p.travel is None and not says_move:
         if _says(text, "yes"):
             p.travel = True
         elif _says(text, "no"):
