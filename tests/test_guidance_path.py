@@ -123,3 +123,10 @@ def test_where_a_course_is_given_near_the_learner_first():
     r = course_result([Entry("course", "i.x", doc, "k", "v1")], 0.9, "", Filters(home_municipality="2480"),
                       date(2026, 12, 1))
     assert [o["id"] for o in r["occurrences"]] == ["home", "home-late", "near", "dist", "far"]
+
+
+def test_course_levels():
+    from services.search.ranking import course_level
+
+    assert [course_level(c) for c in ("OMVOMV01", "MATMAT01a", "SAMSAM01a1", "VADVAD00S", "OMVOMV02", "GERGER0", None)] \
+        == ["entry", "entry", "entry", "specialisation", None, None, None]

@@ -75,9 +75,21 @@ def subject_of(code: str | None) -> str | None:
     return head.group(0)[:3].upper() if head else None
 
 
+GENERAL_SUBJECTS = "Allmänna ämnen"  # shared/data/subject_areas.csv
+_ENTRY = re.compile(r"^\D+01[A-Z]?\d?$")
+
+
+def course_level(code: str | None) -> str | None:
+    """"entry" for a subject's first course (OMVOMV01, MATMAT01A, SAMSAM01A1), "specialisation" for a
+    specialisation course (VADVAD00S), else None."""
+    c = (code or "").upper()
+    return "entry" if _ENTRY.match(c) else "specialisation" if c.endswith("00S") else None
+
+
 def fuse(index: SearchIndex, qvec, text: str, *, depth: int, title_weight: float = 0.0,
          subject_weight: float = 0.0, areas: frozenset[str] = frozenset(), area_weight: float = 0.0,
-         subjects: frozenset[str] = frozenset()) -> list[tuple[str, float]]:
+         subjects: frozenset[str] = frozenset(), entry_weight: float = 0.0,
+         specialisation_weight: float = 0.0) -> list[tuple[str, float]]:
     """Dense cosine first, pooled by subject; lexical signals only where they are precise.
 
     Subject pooling: a course is also as good as the best course of its subject among the
@@ -111,6 +123,16 @@ def fuse(index: SearchIndex, qvec, text: str, *, depth: int, title_weight: float
         # learner's words (in Somali, say) are far from them in the model.
         for key in {k for subject in subjects for k in index.keys_for_subject(subject)}:
             scores[key] = (scores[key] if key in scores else index.cosine(qvec, key)) + area_weight
+    if entry_weight or specialisation_weight:
+        # Adult learners start a trade at its first course: level 1 up, a specialisation course down. Not
+        # general subjects: a learner completing grades starts where their grades end (Engelska 6, SVA 3).
+        for key in scores:
+            code = index.code_of(key)
+            if course_area(code) == GENERAL_SUBJECTS:
+                continue
+            level = course_level(code)
+            scores[key] += entry_weight if level == "entry" else -specialisation_weight if level == "specialisation" \
+                else 0.0
     lowered = f" {' '.join(words(text))} "
     for token in {t.upper() for t in _word.findall(text) if len(t) >= 5 and any(ch.isdigit() for ch in t)}:
         for key in index.keys_for_code(token):

@@ -293,7 +293,8 @@ class SearchService(BusService):
         ranked = ranking.fuse(self.index, qvec, text, depth=depth, title_weight=self.settings.title_weight,
                               subject_weight=self.settings.subject_weight, areas=understanding.course_areas(reading),
                               area_weight=self.settings.area_weight,
-                              subjects=understanding.course_stems(reading))
+                              subjects=understanding.course_stems(reading), entry_weight=self.settings.entry_weight,
+                              specialisation_weight=self.settings.specialisation_weight)
         results = ranking.results(self.index, ranked, text, filters, limit, kinds, date.today())
         worked = set(worked) | {o["ssyk4"] for o in reading["experience"]}
         if "validation" in kinds and worked:

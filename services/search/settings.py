@@ -35,6 +35,12 @@ class SearchSettings(ServiceSettings):
     fit_strong: float = Field(0.93, description="A result scoring at least this is a strong match (`fit` \"strong\", "
                               "else \"partial\"): above it half the dev results are labelled relevant (a third above "
                               "the floor)")
+    entry_weight: float = Field(0.0, description="Bonus for a trade's first course (adult learners start at level 1). "
+                                "With SPECIALISATION_WEIGHT 0.04 at 0.005: learner_dev nDCG@10 0.493 -> 0.536 (every "
+                                "language up), occupations dev 0.658 -> 0.631, but two areas down (handel 0.253 -> "
+                                "0.248, IT 0.547 -> 0.534); off until the region weighs that")
+    specialisation_weight: float = Field(0.0, description="Taken off a trade's specialisation course (xxx00S); "
+                                         "alone at 0.04: learner_dev 0.514, occupations dev 0.654, handel 0.242")
     title_weight: float = Field(0.0, description="Bonus when a course title stands word for word in the query")
     embed_worker: bool = Field(True, description="Embed texts in this process too (a worker on the shared "
                                "queue); false where separate `embed-worker` processes do it")
