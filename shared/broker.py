@@ -61,11 +61,14 @@ def local_password(user: str, secrets_dir: Path | None = None, create: bool = Fa
     """The user's password on the local broker (var/broker/), made once when `create`."""
     path = password_file(user, secrets_dir)
     if path.exists():
-        return path.read_text(encoding="utf-8").strip()
+        kept = path.read_text(encoding="utf-8").strip()
+        # One made before hex (token_urlsafe) may begin with "-", which rabbitmqctl reads as an option.
+        if not (create and kept.startswith("-")):
+            return kept
     if not create:
         return None
     path.parent.mkdir(parents=True, exist_ok=True)
-    password = secrets.token_urlsafe(24)
+    password = secrets.token_hex(24)  # never begins with "-"
     path.touch(mode=0o600)
     path.write_text(password + "\n", encoding="utf-8")
     return password

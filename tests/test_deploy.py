@@ -162,3 +162,15 @@ def test_grafana_dashboard_charts_metrics_the_services_export():
     base = {re.sub(r"_(bucket|sum|count|total)$", "", n) for n in used}
     assert base <= {re.sub(r"_total$", "", n) for n in exported}, base - exported
     assert len(dash["panels"]) >= 8
+
+
+def test_a_local_broker_password_never_begins_with_a_dash(tmp_path):
+    """rabbitmqctl reads an argument that begins with "-" as an option (make setup failed on one)."""
+    from shared.broker import local_password, password_file
+
+    made = {local_password(f"u{i}", tmp_path, create=True) for i in range(200)}
+    assert len(made) == 200 and not any(p.startswith("-") for p in made)
+    password_file("old", tmp_path).write_text("-A6NmpYuEW20nWfQaOKW8ztHIqQGp30_\n")
+    renewed = local_password("old", tmp_path, create=True)
+    assert not renewed.startswith("-") and password_file("old", tmp_path).read_text().strip() == renewed
+    assert local_password("u0", tmp_path, create=True) in made  # kept once made
