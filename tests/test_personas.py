@@ -68,8 +68,18 @@ async def test_personas(catalogue, search, guidance):
 
     # 1. Sv, care assistant for six years who wants to become an assistant nurse: the care validation comes
     # first and stays first through home, distance and pace; once her home is known it says it is elsewhere.
-    turns = await say(guidance, "Jag har jobbat som vårdbiträde på ett äldreboende i sex år och vill bli undersköterska",
-                      "Jag bor i Lycksele och vill helst läsa på distans", "deltid")
+    (first_turn,) = await say(guidance, "Jag har jobbat som vårdbiträde på ett äldreboende i sex år och vill bli "
+                                        "undersköterska")
+    sid, saved = first_turn["session_id"], courses(first_turn)[-1]["id"]
+    async with guidance.http.post(f"{guidance.url}/v1/chat/marks",  # she saves a course: validation stays first
+                                  json={"session_id": sid, "result_id": saved, "mark": "saved"}) as r:
+        assert r.status == 200
+    turns = [first_turn]
+    for message in ("Jag bor i Lycksele och vill helst läsa på distans", "deltid"):
+        status, out = await guidance.chat(message, sid)
+        assert status == 200
+        turns.append(out)
+    assert saved in [s["id"] for s in turns[-1]["suggestions"] if s.get("mark") == "saved"]
     for out in turns:
         first = out["suggestions"][0]
         assert first["kind"] == "validation" and first["id"] == "v.2480.vård" and first["step"] == 1, out["suggestions"]

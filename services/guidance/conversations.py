@@ -187,12 +187,17 @@ class Chat:
         first = []
         for rid, m in sorted(kept.items(), key=lambda kv: kv[1]["mark"] == "saved"):
             fresh = next((r for r in results if r["id"] == rid), None)
-            first.append({**m["snapshot"], **(fresh or {}), "mark": m["mark"], "fit": "strong"})
-        suggestions = first + steps
+            item = {**m["snapshot"], **(fresh or {}), "mark": m["mark"]}
+            if m["by"] == "counsellor":
+                item["fit"] = "strong"  # a counsellor chose it for this learner
+            first.append(item)
+        # Validation stays the first step, also before what was pinned or saved.
+        suggestions = sorted(first + steps, key=lambda s: s["kind"] != "validation")
         for i, s in enumerate(suggestions, 1):
             s["step"] = i
             s["explanation"] = assistant.explain(s, p, lang)
-        return suggestions, relaxed, "good" if first else fit
+        chosen = any(m["by"] == "counsellor" for m in kept.values())
+        return suggestions, relaxed, "good" if chosen else fit
 
     # --- a learner's session -------------------------------------------------------------------
 
