@@ -70,11 +70,15 @@ async def add_events(conn: AsyncConnection, table: Table, events: Iterable[Envel
     return len(rows)
 
 
-async def forget_published(conn: AsyncConnection, table: Table, marks: Iterable[str]) -> int:
+async def forget_published(conn: AsyncConnection, table: Table, marks: Iterable[str], unsent: bool = False) -> int:
     """Erasure: delete already-published events that mention any of `marks` (an application or
-    submission id). Published rows are kept only briefly, so this looks at few rows."""
+    submission id), and with `unsent` those not yet sent too (nothing about the person leaves after
+    they asked to be forgotten). Outbox rows are kept only briefly, so this looks at few rows."""
     needles = [m.encode() for m in marks if m]
-    rows = (await conn.execute(select(table.c.id, table.c.body).where(table.c.published_at.is_not(None)))).all()
+    query = select(table.c.id, table.c.body)
+    if not unsent:
+        query = query.where(table.c.published_at.is_not(None))
+    rows = (await conn.execute(query)).all()
     ids = [r.id for r in rows if any(n in r.body for n in needles)]
     if ids:
         await conn.execute(delete(table).where(table.c.id.in_(ids)))

@@ -239,8 +239,9 @@ class Applications:
         # The seat is freed; no withdrawal notice goes to someone who asked to be forgotten.
         await self._withdraw_offers(conn, storage.offers.c.application_id == row.id, notify=False)
         await storage.blank_person(conn, row.id)
-        # Events already sent still hold the name and address in the outbox for a while: those go too.
-        await forget_published(conn, storage.outbox, [row.id, row.submission_id])
+        # Events in the outbox hold the name and address (sent ones for a while, a receipt not yet sent):
+        # those go too; the receipt of someone who asked to be forgotten is not sent.
+        await forget_published(conn, storage.outbox, [row.id, row.submission_id], unsent=True)
         await self._commit_events(conn, [self._ev(ApplicantErased, ErasedPayload(application_id=row.id))])
 
 

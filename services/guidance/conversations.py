@@ -191,8 +191,10 @@ class Chat:
             if m["by"] == "counsellor":
                 item["fit"] = "strong"  # a counsellor chose it for this learner
             first.append(item)
-        # Validation stays the first step, also before what was pinned or saved.
-        suggestions = sorted(first + steps, key=lambda s: s["kind"] != "validation")
+        # Validation stays the first step, also before what was pinned or saved; each subject's levels in order.
+        both = first + steps
+        suggestions = [s for s in both if s["kind"] == "validation"] + \
+            path.in_order([s for s in both if s["kind"] != "validation"])
         for i, s in enumerate(suggestions, 1):
             s["step"] = i
             s["explanation"] = assistant.explain(s, p, lang)

@@ -155,10 +155,14 @@ async def test_the_county_journey_under_faults(county: County, smtp):
                       "education_level": "upper_secondary", "employment": "unemployed", "lang": "en"}})
     assert status == 202, receipt
     secrets.append(john["session_id"])
-    status, ali = await county.call("allocation", "POST", "/v1/applications", {
-        "submission_id": "ali-form-1", "choices": [contested], "consent": True,
-        "applicant": {"name": "Ali Hassan", "email": "ali.hassan@example.se", "home_municipality": SKELLEFTEA,
-                      "education_level": "post_secondary", "employment": "employed", "lang": "sv"}})
+    ali_form = {"submission_id": "ali-form-1", "choices": [contested], "consent": True,
+                "applicant": {"name": "Ali Hassan", "email": "ali.hassan@example.se", "home_municipality": SKELLEFTEA,
+                              "education_level": "post_secondary", "employment": "employed", "lang": "sv"}}
+    for _ in range(60):  # allocation learns Skellefteå's seat change from the bus; until then the form gets 422
+        status, ali = await county.call("allocation", "POST", "/v1/applications", ali_form)
+        if status != 422:
+            break
+        await asyncio.sleep(0.5)
     assert status == 202 and ali["status"] == "confirmation_sent", ali
     faults["RabbitMQ restart while applications flow (s down)"] = round(await county.restart_rabbitmq(), 1)
 
