@@ -56,17 +56,7 @@ def stop(procs: list[subprocess.Popen]) -> None:
 
 
 async def drop_broker_names(amqp_url: str, queue_prefix: str, exchange: str) -> None:
-    """Remove a run's queues (as rabbitmqctl lists them) and its exchange from the broker."""
-    import aio_pika
+    """Remove a run's queues and its exchange from the broker."""
+    from scripts.broker_tidy import delete, queues
 
-    out = subprocess.run(["rabbitmqctl", "list_queues", "name", "-q"], capture_output=True, text=True)
-    conn = await aio_pika.connect(amqp_url)
-    try:
-        for name in [n for n in out.stdout.split() if n.startswith(queue_prefix)] + [None]:
-            ch = await conn.channel()
-            try:
-                await (ch.queue_delete(name) if name else ch.exchange_delete(exchange))
-            except Exception:  # noqa: BLE001 - already gone
-                pass
-    finally:
-        await conn.close()
+    await delete(queues(queue_prefix), [exchange], amqp_url)

@@ -47,8 +47,22 @@ ensure_venv() {
   fi
 }
 
+rabbitmq_healthy() {
+  timeout 60 rabbitmq-diagnostics -q check_running >/dev/null 2>&1 &&
+    timeout 60 rabbitmq-diagnostics -q check_local_alarms >/dev/null 2>&1
+}
+
 ensure_rabbitmq() {
-  port_open 127.0.0.1 5672 && { log "RabbitMQ is running"; return; }
+  if port_open 127.0.0.1 5672; then
+    # A broker that takes connections but does not answer, or has blocked publishers for memory
+    # or disk, would make every test wait for its timeout: restart it rather.
+    if ! command -v rabbitmq-diagnostics >/dev/null || rabbitmq_healthy; then
+      log "RabbitMQ is running"; return
+    fi
+    log "RabbitMQ does not answer or has raised an alarm; restarting it"
+    timeout 60 rabbitmqctl stop >/dev/null 2>&1 || pkill -9 -f beam.smp || true
+    for _ in $(seq 1 30); do port_open 127.0.0.1 5672 || break; sleep 1; done
+  fi
   if ! command -v rabbitmq-server >/dev/null; then
     log "installing rabbitmq-server"
     apt_install rabbitmq-server
@@ -101,6 +115,7 @@ if [ "${VUX_SKIP_SERVERS:-0}" != "1" ]; then
   ensure_rabbitmq
   # The vhost and one broker user per service, allowed only its own events and queues.
   .venv/bin/python -m scripts.broker_users
+  .venv/bin/python -m scripts.broker_tidy
   ensure_postgres
   ensure_chromium
   ensure_fonts

@@ -206,16 +206,9 @@ async def delete_exchange(name: str) -> None:
 
 
 async def delete_queues(names: list[str]) -> None:
-    conn = await aio_pika.connect(AMQP_URL)
-    try:
-        for n in names:
-            ch = await conn.channel()
-            try:
-                await ch.queue_delete(n)
-            except Exception:  # noqa: BLE001
-                pass
-    finally:
-        await conn.close()
+    from scripts.broker_tidy import delete
+
+    await delete(names, url=AMQP_URL)
 
 
 async def until(predicate, what: str, timeout: float = 30.0, every: float = 0.1) -> None:

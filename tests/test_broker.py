@@ -254,3 +254,26 @@ async def test_compose_creates_the_same_users_through_the_management_api(monkeyp
         assert seen[f"/api/permissions/vux/{user}"] == {k: p[k] for k in ("configure", "write", "read")}
         assert seen[f"/api/topic-permissions/vux/{user}"] == {"exchange": EXCHANGE, "write": p["topic_write"],
                                                               "read": p["topic_read"]}
+
+
+async def test_tidy_removes_what_runs_left_but_not_a_run_in_progress(unique):
+    """Killed runs leave their quorum queues behind; thousands of them once hung a whole CI run. The
+    clean-up finds them in the vux vhost and spares every queue of a run that still consumes one."""
+    from scripts.broker_tidy import delete, left_behind, queues, tidy
+
+    dead = [f"test.{unique}a.x", f"test.{unique}a.x.parking"]
+    alive = [f"test.{unique}b.x", f"test.{unique}b.x.parking"]  # the parking queue has no consumer
+    conn = await aio_pika.connect(AMQP_URL)
+    try:
+        ch = await conn.channel()
+        for name in dead + alive:
+            await ch.declare_queue(name, durable=True, arguments=quorum_args())
+        await (await ch.get_queue(alive[0])).consume(lambda m: None)
+        mine = (f"test.{unique}a.", f"test.{unique}b.")
+        assert await asyncio.to_thread(left_behind, mine) == sorted(dead)
+        assert await asyncio.to_thread(tidy, mine) == 2
+        assert await asyncio.to_thread(queues, f"test.{unique}") == sorted(alive)
+    finally:
+        await conn.close()
+        await delete(dead + alive, url=AMQP_URL)
+    assert await asyncio.to_thread(queues, f"test.{unique}") == []

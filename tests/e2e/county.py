@@ -104,21 +104,9 @@ class County:
                 await drop_pg_database(f"vux_e2e_{self.run_id}_{s}")
 
     async def delete_queues(self) -> None:
-        import aio_pika
+        from scripts.broker_tidy import delete, queues
 
-        conn = await aio_pika.connect(AMQP_URL)
-        try:
-            ch = await conn.channel()
-            await ch.exchange_delete(f"vux.e2e.{self.run_id}")
-        except Exception:  # noqa: BLE001 - already gone
-            pass
-        finally:
-            await conn.close()
-        out = subprocess.run(["rabbitmqctl", "list_queues", "name", "-q"], capture_output=True, text=True)
-        names = [n for n in out.stdout.split() if n.startswith(f"e2e.{self.run_id}.")]
-        from tests.conftest import delete_queues
-
-        await delete_queues(names)
+        await delete(queues(f"e2e.{self.run_id}."), [f"vux.e2e.{self.run_id}"], AMQP_URL)
 
     def pid(self, service: str) -> int:
         return int((self.tmp / "var" / "run" / f"{service}.pid").read_text())
