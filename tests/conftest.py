@@ -30,6 +30,31 @@ PG_ADMIN = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:
 SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 
 
+async def _broker_answers() -> None:
+    conn = await aio_pika.connect(AMQP_URL, timeout=10)
+    try:
+        ch = await conn.channel(publisher_confirms=True)
+        q = await ch.declare_queue("", exclusive=True)
+        await ch.default_exchange.publish(aio_pika.Message(b"ping"), routing_key=q.name, timeout=10)
+    finally:
+        await conn.close()
+
+
+def pytest_sessionstart(session) -> None:  # noqa: ANN001
+    """Every test needs the broker: when it does not answer, or holds publishers back for a memory or
+    disk alarm, stop at once with the reason rather than let each test wait out its timeout."""
+    host, port = re.split(r"[@/]", AMQP_URL.split("//", 1)[1])[1].split(":")
+    with socket.socket() as s:
+        absent = s.connect_ex((host, int(port))) != 0
+    if session.config.option.collectonly or absent:
+        return  # no broker at all: the tests that need one fail at once anyway
+    try:
+        asyncio.run(asyncio.wait_for(_broker_answers(), 30))
+    except Exception as exc:  # noqa: BLE001 - any failure is the same verdict
+        pytest.exit(f"RabbitMQ at {AMQP_URL.split('@')[-1]} does not take a confirmed message "
+                    f"({type(exc).__name__}: {exc}); `make setup` restarts it", returncode=3)
+
+
 def broker_url(user: str) -> str:
     """A service's (or the tests' own) broker user on the local broker."""
     url = local_url(user)
