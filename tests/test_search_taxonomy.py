@@ -55,3 +55,50 @@ def test_understood_reads_like_a_counsellor_would_say_it():
                                       "years": 5}]
     p = read_message(Profile(), text, date(2026, 11, 27), reading)
     assert understood(p, "sv")["summary"] == reading["summary"]  # guidance says it the same way
+
+
+def test_field_words_count_only_in_the_texts_language():
+    """Arabic مكتب is an office; Dari مکتب a school: a Dari teacher is not sent to office courses."""
+    from services.search.understanding import fields_named, read
+
+    assert "Handel och administration" in fields_named("كنت أعمل في مكتب", "ar")["areas"]
+    assert "Handel och administration" not in fields_named("در یک مکتب خصوصی با اطفال کار میکدم", "prs")["areas"]
+    assert read("من در یک مکتب خصوصی با اطفال کار میکدم")["fields"]["areas"] == ["Barn och fritid"]
+
+
+def test_a_learner_aiming_at_university_is_pointed_to_basic_eligibility():
+    """No vocational exit leads to a teacher's job: the way is the subjects of basic eligibility (Swedish or
+    Swedish as a second language, English, mathematics), not the child-care courses near the occupation."""
+    from services.search.understanding import course_areas, course_stems, read, search_text
+
+    text = "من در افغانستان مکتب را تا صنف دوازده خواندم. میخواهم به پوهنتون بروم و معلم شوم."
+    reading = read(text)
+    assert reading["lang"] == "prs" and [g["ssyk4"] for g in reading["goals"]] == ["2341"]
+    assert course_stems(reading) == {"ENG", "MAT", "SVA"}
+    assert course_areas(reading) == frozenset()
+    assert "Jag vill bli" not in search_text(text, reading)
+    assert course_stems(read("Jag vill bli sjuksköterska")) == {"ENG", "MAT", "SVE"}
+    # A learner who names what they lack is taken at their word; one who studied at university is not sent back.
+    assert course_stems(read("Jag vill bli ingenjör men saknar matte 3")) == {"MAT"}
+    assert not course_stems(read("مهندس نرم‌افزار از دانشگاه تبریز هستم"))
+    assert course_stems(read("Jag vill bli undersköterska")) and "ENG" not in course_stems(
+        read("Jag vill bli undersköterska"))
+
+
+def test_a_specialisation_comes_after_its_series_also_in_general_subjects():
+    import hashlib
+
+    import numpy as np
+
+    from services.search.index import SearchIndex
+    from services.search.ranking import fuse
+
+    idx = SearchIndex(4)
+    v = np.array([1, 0, 0, 0], np.float32)
+    for code in ("MATMAT00S", "MATMAT02a", "OMVOMV01", "OMVOMV02"):
+        idx.put("course", f"i.{code}", {"id": f"i.{code}", "code": code, "title": code, "description": code,
+                                       "occurrences": []}, hashlib.sha1(code.encode()).hexdigest()[:24], code, v, "2026-01-01T00:00:00+00:00")
+    ranked = [idx.code_of(k) for k, _ in fuse(idx, v, "matte", depth=10, entry_weight=0.005,
+                                               specialisation_weight=0.04)]
+    assert ranked.index("MATMAT02a") < ranked.index("MATMAT00S")
+    assert ranked.index("OMVOMV01") < ranked.index("OMVOMV02")

@@ -124,15 +124,15 @@ def fuse(index: SearchIndex, qvec, text: str, *, depth: int, title_weight: float
         for key in {k for subject in subjects for k in index.keys_for_subject(subject)}:
             scores[key] = (scores[key] if key in scores else index.cosine(qvec, key)) + area_weight
     if entry_weight or specialisation_weight:
-        # Adult learners start a trade at its first course: level 1 up, a specialisation course down. Not
-        # general subjects: a learner completing grades starts where their grades end (Engelska 6, SVA 3).
+        # Adult learners start a trade at its first course: level 1 up, a specialisation course down. Level 1
+        # not up in general subjects: a learner completing grades starts where their grades end (Engelska 6).
         for key in scores:
             code = index.code_of(key)
-            if course_area(code) == GENERAL_SUBJECTS:
-                continue
             level = course_level(code)
-            scores[key] += entry_weight if level == "entry" else -specialisation_weight if level == "specialisation" \
-                else 0.0
+            if level == "specialisation":
+                scores[key] -= specialisation_weight
+            elif level == "entry" and course_area(code) != GENERAL_SUBJECTS:
+                scores[key] += entry_weight
     lowered = f" {' '.join(words(text))} "
     for token in {t.upper() for t in _word.findall(text) if len(t) >= 5 and any(ch.isdigit() for ch in t)}:
         for key in index.keys_for_code(token):

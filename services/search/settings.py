@@ -29,18 +29,19 @@ class SearchSettings(ServiceSettings):
                                "that lead to the occupation the learner wants (or worked in), or of a general subject "
                                "named; learner_dev nDCG@10 0.319 at 0, 0.486 at 0.03 and 0.06, 0.481 at 0.1 "
                                "(occupations dev 0.467, 0.636, 0.661, 0.661)")
-    fit_floor: float = Field(0.85, description="A result scoring below this is not a match (`fit` null). Calibrated "
+    fit_floor: float = Field(0.856, description="A result scoring below this is not a match (`fit` null). Calibrated "
                              "by scripts/calibrate_fit.py: it keeps the best labelled hit of 95 % of the dev and "
-                             "learner_dev queries, and leaves 14 of 16 wishes no course leads to without a match")
-    fit_strong: float = Field(0.93, description="A result scoring at least this is a strong match (`fit` \"strong\", "
-                              "else \"partial\"): above it half the dev results are labelled relevant (a third above "
-                              "the floor)")
-    entry_weight: float = Field(0.0, description="Bonus for a trade's first course (adult learners start at level 1). "
-                                "With SPECIALISATION_WEIGHT 0.04 at 0.005: learner_dev nDCG@10 0.493 -> 0.536 (every "
-                                "language up), occupations dev 0.658 -> 0.631, but two areas down (handel 0.253 -> "
-                                "0.248, IT 0.547 -> 0.534); off until the region weighs that")
-    specialisation_weight: float = Field(0.0, description="Taken off a trade's specialisation course (xxx00S); "
-                                         "alone at 0.04: learner_dev 0.514, occupations dev 0.654, handel 0.242")
+                             "learner_dev queries, and leaves 11 of 16 wishes no course leads to without a match")
+    fit_strong: float = Field(0.931, description="A result scoring at least this is a strong match (`fit` \"strong\", "
+                              "else \"partial\"): above it half the dev results are labelled relevant")
+    entry_weight: float = Field(0.005, description="Bonus for a trade's first course (adult learners start at level "
+                                "1; not in general subjects, where a learner starts where their grades end). With "
+                                "SPECIALISATION_WEIGHT 0.04: learner_dev nDCG@10 0.493 -> 0.536, every language up; "
+                                "occupations dev 0.658 -> 0.631 (its definitions name specialisations too); handel "
+                                "0.253 -> 0.248 and IT 0.547 -> 0.534. 0 turns it off")
+    specialisation_weight: float = Field(0.04, description="Taken off a specialisation course (xxx00S, also in general "
+                                         "subjects): it comes after the series it specialises; alone at 0.04: "
+                                         "learner_dev 0.514, occupations dev 0.654")
     title_weight: float = Field(0.0, description="Bonus when a course title stands word for word in the query")
     embed_worker: bool = Field(True, description="Embed texts in this process too (a worker on the shared "
                                "queue); false where separate `embed-worker` processes do it")
