@@ -230,10 +230,13 @@ def eligibility_subjects(lang: str | None) -> tuple[str, ...]:
 
 
 def course_areas(reading: dict) -> frozenset[str]:
-    """The programme areas of the occupations the learner wants, or else of those they have worked in, or
-    else of the fields their words point to."""
-    areas = frozenset(a for c in _aimed_at(reading) for a in areas_of().get(c, ()))
-    return areas or frozenset(reading.get("fields", {}).get("areas", ()))
+    """The programme areas of the occupations the learner wants, or else of the fields their words point to
+    ("vill jobba inom hemtjänsten"), or else of the occupations they have worked in: a cleaner who wants
+    home care is not sent to property maintenance."""
+    goals = frozenset(a for o in reading["occupations"] if o["role"] == "goal" and not university_only(o["ssyk4"])
+                      for a in areas_of().get(o["ssyk4"], ()))
+    worked = frozenset(a for c in _aimed_at(reading) for a in areas_of().get(c, ()))
+    return goals or frozenset(reading.get("fields", {}).get("areas", ())) or worked
 
 
 def search_text(text: str, reading: dict, own_words: bool = True) -> str:
