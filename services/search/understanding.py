@@ -128,7 +128,9 @@ def read(text: str, lang: str | None = None) -> dict:
             job["years"], left = left, None  # the years belong with the first occupation named
             experience.append(job)
     fields = fields_named(text, lang)
-    if any(university_only(g["ssyk4"]) for g in goals) and not set(ELIGIBILITY) & set(fields["subjects"]):
+    graduate = any(job["ssyk4"].startswith(HIGHER_EDUCATION) for job in experience)  # a degree already
+    if any(university_only(g["ssyk4"]) for g in goals) and not graduate \
+            and not set(ELIGIBILITY) & set(fields["subjects"]):
         # No vocational exit leads to a teacher's or a nurse's job; the way there is university, and basic
         # eligibility first.
         fields["subjects"] = sorted({*fields["subjects"], *eligibility_subjects(lang)})
@@ -172,7 +174,8 @@ def _aimed_at(reading: dict) -> list[str]:
     a university-only goal: the courses near a teacher's job (child care) do not lead there (learner_dev
     nDCG@10 0.563 -> 0.569 without them)."""
     goals = [o["ssyk4"] for o in reading["occupations"] if o["role"] == "goal"]
-    return [c for c in goals or [o["ssyk4"] for o in reading["occupations"]] if not university_only(c)]
+    worked = {o["ssyk4"] for o in reading["occupations"] if o["role"] != "goal"}
+    return [c for c in goals or worked if c in worked or not university_only(c)]
 
 
 COURSES = Path(__file__).parent / "data" / "occupation_courses.json"
@@ -233,7 +236,7 @@ def course_areas(reading: dict) -> frozenset[str]:
     """The programme areas of the occupations the learner wants, or else of the fields their words point to
     ("vill jobba inom hemtjänsten"), or else of the occupations they have worked in: a cleaner who wants
     home care is not sent to property maintenance."""
-    goals = frozenset(a for o in reading["occupations"] if o["role"] == "goal" and not university_only(o["ssyk4"])
+    goals = frozenset(a for o in reading["occupations"] if o["role"] == "goal" and o["ssyk4"] in _aimed_at(reading)
                       for a in areas_of().get(o["ssyk4"], ()))
     worked = frozenset(a for c in _aimed_at(reading) for a in areas_of().get(c, ()))
     return goals or frozenset(reading.get("fields", {}).get("areas", ())) or worked
@@ -243,7 +246,9 @@ def search_text(text: str, reading: dict, own_words: bool = True) -> str:
     """What to embed for a learner's text: the Swedish names of the occupations understood, the goal
     first, then the learner's own words. The course texts are Swedish; a Tigrinya or Somali story is
     far from them in the model, its occupations are not."""
-    goals = [o["group"] for o in reading["occupations"] if o["role"] == "goal" and not university_only(o["ssyk4"])]
+    done = {o["ssyk4"] for o in reading["occupations"] if o["role"] != "goal"}
+    goals = [o["group"] for o in reading["occupations"] if o["role"] == "goal"
+             and (o["ssyk4"] in done or not university_only(o["ssyk4"]))]
     worked = [o["group"] for o in reading["occupations"] if o["role"] != "goal"]
     parts = [f"Jag vill bli {', '.join(dict.fromkeys(goals))}." if goals else "",
              f"Jag har arbetat som {', '.join(dict.fromkeys(worked))}." if worked else ""]
