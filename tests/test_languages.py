@@ -147,3 +147,36 @@ def test_the_learners_page_has_every_word_in_every_language():
         missing = sorted(k for k in words["en"] if k not in staff and k not in words[lang])
         assert missing == [], (lang, missing)
     assert words["prs"]["dir"] == "rtl"
+
+
+def test_dari_has_its_own_words_where_afghan_usage_differs():
+    """A Dari speaker reads کورس (not دوره), مکتب, پوهنتون: on the page, in the assistant's words and in the
+    plan e-mail; the rest is Persian's written standard."""
+    import json
+    from pathlib import Path
+
+    from services.allocation.words import t
+    from services.notifier.compose import Composer
+    from services.notifier.settings import NotifierSettings
+
+    root = Path(__file__).resolve().parent.parent
+    words = json.loads((root / "services/guidance/web/i18n.json").read_text())
+    assert words["prs"]["course"] == "کورس" and words["fa"]["course"] == "دوره"
+    assert not [k for k, v in words["prs"].items() if "دوره" in v or "دانشگاه" in v or "مدرسه" in v]
+    assert "کورس" in t("confirm_intro", "prs") and "دوره" in t("confirm_intro", "fa")
+    from email import message_from_bytes
+    from email.policy import default
+
+    from shared.events import parse_event
+    from tests.test_broker import forged
+
+    composer = Composer(NotifierSettings().templates_dir, mail_from="vux@example.se", sender_name="Vux",
+                        sender_contact="vux@example.se", domain="example.se")
+    event = parse_event(forged("application.confirmation_requested"))
+    event.payload.contact.email = "learner@example.se"
+    body = {}
+    for lang in ("fa", "prs"):
+        event.payload.contact.lang = lang
+        mail = message_from_bytes(composer.compose(event).raw, policy=default)
+        body[lang] = mail.get_body(("plain",)).get_content()
+    assert "دوره" in body["fa"] and "کورس" in body["prs"] and "دوره" not in body["prs"]

@@ -37,7 +37,7 @@ TEMPLATE_FOR = {
     "guidance.summary_requested": "guidance_summary",
 }
 LANGS = ("sv", "en", "ar", "fa", "prs", "so", "ti")
-# Dari reads Iranian Persian's written standard until prs/ templates are written; then they are used.
+# Dari: its own template where its words differ (prs/), else Iranian Persian's written standard.
 TEMPLATE_LANGS = {"prs": ("prs", "fa")}
 RTL = {"ar", "fa", "prs"}
 LINK_LABEL = {"sv": {"offer": "Svara på erbjudandet", "status": "Se din ansökan", "confirm": "Bekräfta ansökan"},
