@@ -47,16 +47,10 @@ async def delete(names: list[str], exchanges: list[str] = (), url: str = GUEST_U
 
     conn = await aio_pika.connect(url)
     try:
-        for name in names:
-            ch = await conn.channel()
+        for kind, name in [("queue", n) for n in names] + [("exchange", n) for n in exchanges]:
+            ch = await conn.channel()  # a failed delete closes its channel
             try:
-                await ch.queue_delete(name)
-            except Exception:  # noqa: BLE001 - gone meanwhile
-                pass
-        for name in exchanges:
-            ch = await conn.channel()
-            try:
-                await ch.exchange_delete(name)
+                await (ch.queue_delete(name) if kind == "queue" else ch.exchange_delete(name))
             except Exception:  # noqa: BLE001 - gone meanwhile
                 pass
     finally:
