@@ -236,9 +236,10 @@ def course_areas(reading: dict) -> frozenset[str]:
     """The programme areas of the occupations the learner wants, or else of the fields their words point to
     ("vill jobba inom hemtjänsten"), or else of the occupations they have worked in: a cleaner who wants
     home care is not sent to property maintenance."""
-    goals = frozenset(a for o in reading["occupations"] if o["role"] == "goal" and o["ssyk4"] in _aimed_at(reading)
-                      for a in areas_of().get(o["ssyk4"], ()))
-    worked = frozenset(a for c in _aimed_at(reading) for a in areas_of().get(c, ()))
+    aimed = _aimed_at(reading)
+    wanted = {o["ssyk4"] for o in reading["occupations"] if o["role"] == "goal"} & set(aimed)
+    goals = frozenset(a for c in wanted for a in areas_of().get(c, ()))
+    worked = frozenset(a for c in aimed for a in areas_of().get(c, ()))
     return goals or frozenset(reading.get("fields", {}).get("areas", ())) or worked
 
 
