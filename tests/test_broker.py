@@ -268,7 +268,10 @@ async def test_tidy_removes_what_runs_left_but_not_a_run_in_progress(unique):
         ch = await conn.channel()
         for name in dead + alive:
             await ch.declare_queue(name, durable=True, arguments=quorum_args())
-        await (await ch.get_queue(alive[0])).consume(lambda m: None)
+        async def ignore(_message) -> None:  # noqa: ANN001
+            pass
+
+        await (await ch.get_queue(alive[0])).consume(ignore)
         mine = (f"test.{unique}a.", f"test.{unique}b.")
         assert await asyncio.to_thread(left_behind, mine) == sorted(dead)
         assert await asyncio.to_thread(tidy, mine) == 2
