@@ -102,3 +102,12 @@ def test_a_specialisation_comes_after_its_series_also_in_general_subjects():
                                                specialisation_weight=0.04)]
     assert ranked.index("MATMAT02a") < ranked.index("MATMAT00S")
     assert ranked.index("OMVOMV01") < ranked.index("OMVOMV02")
+
+
+def test_everyday_names_of_trades_the_county_trains_for_are_read_in_every_script():
+    from services.search.taxonomy import named_occupations
+
+    for text, ssyk4 in (("من معدنچی بودم در کرمان", "8111"), ("ኣብ ኤርትራ ኣሳላፊ ነይረ", "5131"),
+                        ("Waxaan ahaa darawal cagaf 6 sano", "8342"), ("كنت فني تبريد في دمشق", "7126"),
+                        ("در کابل موچی بودم", "7534"), ("I worked as a receptionist in a hotel", "4224")):
+        assert [o["ssyk4"] for o in named_occupations(text)] == [ssyk4], text
