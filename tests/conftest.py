@@ -13,6 +13,7 @@ import uuid
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import aio_pika
 import aiohttp
@@ -43,15 +44,15 @@ async def _broker_answers() -> None:
 def pytest_sessionstart(session) -> None:  # noqa: ANN001
     """Every test needs the broker: when it does not answer, or holds publishers back for a memory or
     disk alarm, stop at once with the reason rather than let each test wait out its timeout."""
-    host, port = re.split(r"[@/]", AMQP_URL.split("//", 1)[1])[1].split(":")
+    broker = urlsplit(AMQP_URL)
     with socket.socket() as s:
-        absent = s.connect_ex((host, int(port))) != 0
+        absent = s.connect_ex((broker.hostname, broker.port or 5672)) != 0
     if session.config.option.collectonly or absent:
         return  # no broker at all: the tests that need one fail at once anyway
     try:
         asyncio.run(asyncio.wait_for(_broker_answers(), 30))
     except Exception as exc:  # noqa: BLE001 - any failure is the same verdict
-        pytest.exit(f"RabbitMQ at {AMQP_URL.split('@')[-1]} does not take a confirmed message "
+        pytest.exit(f"RabbitMQ at {broker.hostname}:{broker.port or 5672} does not take a confirmed message "
                     f"({type(exc).__name__}: {exc}); `make setup` restarts it", returncode=3)
 
 

@@ -247,9 +247,8 @@ def search_text(text: str, reading: dict, own_words: bool = True) -> str:
     """What to embed for a learner's text: the Swedish names of the occupations understood, the goal
     first, then the learner's own words. The course texts are Swedish; a Tigrinya or Somali story is
     far from them in the model, its occupations are not."""
-    done = {o["ssyk4"] for o in reading["occupations"] if o["role"] != "goal"}
-    goals = [o["group"] for o in reading["occupations"] if o["role"] == "goal"
-             and (o["ssyk4"] in done or not university_only(o["ssyk4"]))]
+    aimed = set(_aimed_at(reading))
+    goals = [o["group"] for o in reading["occupations"] if o["role"] == "goal" and o["ssyk4"] in aimed]
     worked = [o["group"] for o in reading["occupations"] if o["role"] != "goal"]
     parts = [f"Jag vill bli {', '.join(dict.fromkeys(goals))}." if goals else "",
              f"Jag har arbetat som {', '.join(dict.fromkeys(worked))}." if worked else ""]
