@@ -24,8 +24,9 @@ from collections import deque
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PORTS = {"catalogue": 8081, "search": 8082, "allocation": 8083, "notifier": 8084, "guidance": 8085}
-ORDER = ["catalogue", "search", "allocation", "notifier", "guidance"]
+PORTS = {"catalogue": 8081, "search": 8082, "allocation": 8083, "notifier": 8084, "guidance": 8085, "console": 8086}
+ORDER = ["catalogue", "search", "allocation", "notifier", "guidance", "console"]
+NEEDS_EXAMPLE = ROOT / "docs" / "needs-analysis-example.csv"
 MAX_RESTARTS = 5  # within RESTART_WINDOW_S; beyond that the service is broken, not unlucky
 RESTART_WINDOW_S = 60.0
 
@@ -162,12 +163,32 @@ def load_demo_data(var_dir: Path) -> None:
           f"{total['changed']} changed, {total['unchanged']} unchanged)")
 
 
+def console_tokens(services: list[str]) -> None:
+    """The console's token for each service it calls, made before it starts (its settings read them)."""
+    for backend in ("catalogue", "allocation", "notifier"):
+        if backend in services:
+            token = cli(backend, "token", "create", "--console", "--name", "console")
+            os.environ[f"CONSOLE__{backend.upper()}_TOKEN"] = token
+
+
+def load_demo_needs(token: str) -> None:
+    """The region's needs analysis (an example file) and one scenario, so the console's charts show something."""
+    base = f"http://127.0.0.1:{port_of('allocation')}"
+    headers = {"Authorization": f"Bearer {token}"}
+    req = urllib.request.Request(f"{base}/v1/needs", data=NEEDS_EXAMPLE.read_bytes(), method="POST",
+                                 headers={**headers, "Content-Type": "text/csv"})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        needs = json.load(r)
+    print(f"demo data: needs analysis imported ({needs['source']}, {needs['year']})")
+
+
 def staff_tokens(services: list[str]) -> list[str]:
     """Fresh tokens so a person can try the staff APIs of the running system."""
     lines = []
     if "allocation" in services:
         token = cli("allocation", "token", "create", "--coordinator", "--name", "demo-coordinator")
         lines.append(f"  regional coordinator token (allocation): {token}")
+        load_demo_needs(token)
     if "notifier" in services:
         token = cli("notifier", "token", "create", "--operator", "--name", "demo-operator")
         lines.append(f"  operator token (notifier /v1/deliveries): {token}")
@@ -177,6 +198,15 @@ def staff_tokens(services: list[str]) -> list[str]:
         lines.append(f"  chat page for learners: http://127.0.0.1:{port_of('guidance')}/")
         lines.append(f"  counsellor page: http://127.0.0.1:{port_of('guidance')}/counsellor   "
                      f"(user demo, password {password})")
+    if "console" in services:
+        # Demo staff with fresh passwords each start: the region, Umeå's coordinator, operations.
+        lines.append(f"  staff console: http://127.0.0.1:{port_of('console')}/")
+        for user, name, role, extra in (("region", "Demo Regionsamordnare", "regional", []),
+                                        ("umea", "Demo Umeå", "municipality", ["--municipality", "2480"]),
+                                        ("drift", "Demo Drift", "operator", [])):
+            password = cli("console", "staff", "create", user, "--name", name, "--role", role,
+                           *extra).split("password: ")[-1]
+            lines.append(f"    {role:<12} user {user:<7} password {password}")
     return lines
 
 
@@ -203,6 +233,8 @@ def main(argv: list[str] | None = None) -> int:
             log = open(sup.log_dir / "mailcatcher.log", "ab")  # noqa: SIM115
             mailcatcher = subprocess.Popen([sys.executable, "-m", "deploy.mailcatcher"], cwd=ROOT,
                                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        if "console" in services:
+            console_tokens(services)
         for s in services:
             sup.start(s)
         for s in services:

@@ -328,25 +328,35 @@ class Bus:
 
     # --- operations ---------------------------------------------------------------------------
 
-    async def parked_summary(self, queue: str, peek: int = 20) -> list[str]:
-        """A line per parking queue and per distinct reason among its first `peek` messages (left in place)."""
+    async def parked(self, queue: str, peek: int = 20) -> dict:
+        """A parking queue's count, and the first `peek` messages' reasons (left in place, in order)."""
         if self._channel is None:
             raise RuntimeError("bus is not connected")
         names = self.queue_names(queue)
         ch = await self._conn.channel()
+        messages = []
         try:
             parking = await ch.declare_queue(names["parking"], durable=True, arguments=quorum_args())
             count = parking.declaration_result.message_count
-            reasons: dict[str, int] = {}
             for _ in range(min(count, peek)):
                 msg = await parking.get(no_ack=False, fail=False)
                 if msg is None:
                     break
-                reason = str((msg.headers or {}).get("x-parked-reason", "?"))[:200]
-                reasons[reason] = reasons.get(reason, 0) + 1
+                h = msg.headers or {}
+                messages.append({"message_id": msg.message_id or "", "type": msg.type or "",
+                                 "reason": str(h.get("x-parked-reason", "?"))[:200],
+                                 "moved_at": str(h.get("x-moved-at", "")), "producer": str(h.get("x-producer-user", ""))})
         finally:
             await ch.close()  # unacked peeks go back to the queue, in order
-        lines = [f"{names['parking']}: {count} parked"]
+        return {"queue": queue, "parking": names["parking"], "count": count, "messages": messages}
+
+    async def parked_summary(self, queue: str, peek: int = 20) -> list[str]:
+        """A line per parking queue and per distinct reason among its first `peek` messages."""
+        p = await self.parked(queue, peek)
+        reasons: dict[str, int] = {}
+        for m in p["messages"]:
+            reasons[m["reason"]] = reasons.get(m["reason"], 0) + 1
+        lines = [f"{p['parking']}: {p['count']} parked"]
         lines += [f"  {n} x {reason}" for reason, n in sorted(reasons.items(), key=lambda kv: -kv[1])]
         return lines
 

@@ -195,6 +195,18 @@ async def read_body(request: web.Request, max_bytes: int, timeout_s: float = BOD
     return bytes(raw)
 
 
+def read_query(request: web.Request, model):  # noqa: ANN001, ANN201
+    """The query string as a pydantic model; a bad parameter is a 400 that names it."""
+    from pydantic import ValidationError
+
+    try:
+        return model.model_validate({k: request.query.getone(k) for k in request.query})
+    except ValidationError as exc:
+        e = exc.errors()[0]
+        name = ".".join(str(p) for p in e["loc"]) or "query"
+        raise Problem(400, f"{name}: {e['msg']}", field=name) from None
+
+
 async def read_json_model(request: web.Request, model, max_bytes: int = 256 * 1024,  # noqa: ANN001, ANN201
                           timeout_s: float = BODY_TIMEOUT_S):
     """Parse a JSON body into a pydantic model; every failure is a 4xx that says what and where."""
@@ -215,12 +227,15 @@ async def read_json_model(request: web.Request, model, max_bytes: int = 256 * 10
         raise Problem(422, f"{first['field']}: {first['message']}", field=first["field"], errors=errors[:20]) from None
 
 
-async def require_role(request: web.Request, engine, table, role: str):  # noqa: ANN001, ANN201
-    """The caller behind the request's bearer token, who must have `role`: else 401 or 403."""
-    from shared.tokens import authenticate
+async def require_role(request: web.Request, engine, table, role: str,  # noqa: ANN001, ANN201
+                       staff_roles: dict[str, str] | None = None):
+    """The caller behind the request's bearer token, who must have `role`: else 401 or 403. A console
+    token speaks for the signed-in person named in its staff header, mapped by `staff_roles`."""
+    from shared.tokens import STAFF_HEADER, authenticate
 
     async with engine.connect() as conn:
-        caller = await authenticate(conn, table, request.headers.get("Authorization"))
+        caller = await authenticate(conn, table, request.headers.get("Authorization"),
+                                    staff=request.headers.get(STAFF_HEADER), staff_roles=staff_roles)
     if caller is None:
         raise Problem(401, f"missing, unknown or revoked {role} token; send `Authorization: Bearer <token>`")
     if caller.role != role:

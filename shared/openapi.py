@@ -41,6 +41,8 @@ SECURITY_SCHEMES = {
                     "description": "the learner's secret conversation id"},
     "counsellorCookie": {"type": "apiKey", "in": "cookie", "name": "vux_counsellor",
                          "description": "set by POST /v1/counsellor/login"},
+    "consoleCookie": {"type": "apiKey", "in": "cookie", "name": "vux_console",
+                      "description": "set by POST /signin on the staff console"},
     "applicationSecret": {"type": "apiKey", "in": "header", "name": "X-Application-Secret",
                           "description": "the secret from the application receipt"},
 }

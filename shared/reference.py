@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import re
 import math
 from dataclasses import dataclass
@@ -41,6 +42,18 @@ def distance_km(a: str, b: str) -> float:
 def subject_areas() -> dict[str, str]:
     with open(DATA / "subject_areas.csv", encoding="utf-8") as f:
         return {r["subject_code"]: r["area"] for r in csv.DictReader(f)}
+
+
+@lru_cache(maxsize=1)
+def occupation_areas() -> dict[str, tuple[str, ...]]:
+    """SSYK-4 group -> the programme areas whose courses lead to it (occupation_areas.json)."""
+    table = json.loads((DATA / "occupation_areas.json").read_text(encoding="utf-8"))
+    out: dict[str, list[str]] = {}
+    for area, codes in table.items():
+        if not area.startswith("_"):
+            for code in codes:
+                out.setdefault(code, []).append(area)
+    return {code: tuple(areas) for code, areas in out.items()}
 
 
 def course_area(code: str | None, school_type: str | None = None) -> str | None:

@@ -12,6 +12,7 @@ import secrets
 import sys
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from urllib.parse import unquote
 
 from sqlalchemy import Column, DateTime, MetaData, String, Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -50,8 +51,30 @@ async def create_token(conn: AsyncConnection, table: Table, *, name: str, role: 
     return f"vux_{token_id}_{secret}"
 
 
-async def authenticate(conn: AsyncConnection, table: Table, header: str | None) -> Caller | None:
-    """The caller behind an `Authorization: Bearer vux_...` header, or None."""
+# The staff console signs people in and calls the services for them with its own `console` token and
+# this header, "ROLE SCOPE NAME" (scope "-" when none; the name percent-encoded). The service maps the person's role to one of its
+# own and checks that role's rights, so the person never gets more than the service would give them.
+STAFF_HEADER = "X-Vux-Staff"
+STAFF_ROLES = ("regional", "municipality", "operator")
+
+
+def acting_for(console: Caller, header: str | None, staff_roles: dict[str, str]) -> Caller:
+    """The signed-in person a console call is made for, with this service's role for them; a person
+    whose role the service does not know gets role "none" (403), a call with no person the same."""
+    parts = (header or "").split(" ", 2)
+    if len(parts) != 3 or parts[0] not in STAFF_ROLES:
+        return Caller(console.token_id, console.name, "none", None)
+    role, scope, name = parts
+    scope = None if scope == "-" else scope
+    if (role == "municipality") != (scope is not None):
+        return Caller(console.token_id, console.name, "none", None)
+    return Caller(console.token_id, f"{unquote(name)[:150]} (console)", staff_roles.get(role, "none"), scope)
+
+
+async def authenticate(conn: AsyncConnection, table: Table, header: str | None, *, staff: str | None = None,
+                       staff_roles: dict[str, str] | None = None) -> Caller | None:
+    """The caller behind an `Authorization: Bearer vux_...` header, or None. A `console` token speaks
+    for the person in `staff` (the X-Vux-Staff header), with the role `staff_roles` gives them."""
     if not header or not header.startswith("Bearer "):
         return None
     parts = header[7:].strip().split("_", 2)
@@ -60,7 +83,10 @@ async def authenticate(conn: AsyncConnection, table: Table, header: str | None) 
     row = (await conn.execute(select(table).where(table.c.id == parts[1]))).first()
     if row is None or row.revoked_at is not None or not hmac.compare_digest(row.secret_hash, _hash(parts[2])):
         return None
-    return Caller(row.id, row.name, row.role, row.scope)
+    caller = Caller(row.id, row.name, row.role, row.scope)
+    if caller.role == "console":
+        return acting_for(caller, staff, staff_roles or {})
+    return caller
 
 
 async def revoke_token(conn: AsyncConnection, table: Table, token_id: str) -> bool:

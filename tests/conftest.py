@@ -275,12 +275,12 @@ class RunningCatalogue:
     http: aiohttp.ClientSession
     region_token: str = ""
 
-    async def token(self, municipality: str | None = None) -> str:
+    async def token(self, municipality: str | None = None, role: str | None = None) -> str:
         from services.catalogue.storage import api_tokens
         from shared.tokens import create_token
 
         async with self.service.engine.begin() as conn:
-            role = "region" if municipality is None else "municipality"
+            role = role or ("region" if municipality is None else "municipality")
             return await create_token(conn, api_tokens, name="test", role=role, scope=municipality)
 
     async def push(self, municipality: str, body, *, token: str | None = None, method: str = "PUT",
@@ -571,3 +571,55 @@ class RunningSearch:
                 return
             await asyncio.sleep(0.1)
         raise AssertionError(f"{kind} {rid} {'never indexed' if present else 'never removed'}")
+
+
+@dataclass
+class RunningConsole:
+    url: str
+    service: object
+    settings: object
+
+    async def staff(self, username: str, role: str, municipality: str | None = None) -> str:
+        """A staff account; its password."""
+        from services.console.service import create_staff
+
+        password = f"konsol-{username}-" + uuid.uuid4().hex[:8]
+        async with self.service.engine.begin() as conn:
+            await create_staff(conn, username, f"Test {username.title()}", role, municipality, password)
+        return password
+
+    async def signed_in(self, username: str, role: str, municipality: str | None = None) -> aiohttp.ClientSession:
+        """An HTTP session signed in as a new staff account (the caller closes it)."""
+        password = await self.staff(username, role, municipality)
+        http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+        async with http.post(f"{self.url}/signin", data={"username": username, "password": password},
+                             allow_redirects=False) as r:
+            assert r.status == 303, await r.text()
+        return http
+
+
+@pytest.fixture
+async def console(catalogue, allocation, notifier, db_factory):
+    """The staff console in-process, calling the catalogue, allocation and notifier fixtures with console
+    tokens made in each."""
+    from services.console.pages import create_app
+    from services.console.service import ConsoleService
+    from services.console.settings import ConsoleSettings
+    from shared.http import make_runner
+
+    port = free_port()
+    settings = ConsoleSettings(
+        database_url=await db_factory("console"), http_port=port, catalogue_url=catalogue.url,
+        allocation_url=allocation.url, notifier_url=notifier.url,
+        catalogue_token=await catalogue.token(role="console"), allocation_token=await allocation.token(role="console"),
+        notifier_token=await notifier.token(role="console"), upload_max_bytes=200_000)
+    service = ConsoleService(settings)
+    await service.start()
+    runner = make_runner(create_app(service))
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        yield RunningConsole(f"http://127.0.0.1:{port}", service, settings)
+    finally:
+        await runner.cleanup()
+        await service.stop()

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import html
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 from typing import Literal
 from urllib.parse import quote
@@ -17,9 +17,10 @@ from services.allocation.distribution import DistributionInput
 from services.allocation.service import AllocationService
 from shared.events import ApplicationForm
 from shared.openapi import Api
+from shared.operations import add_parked_routes
 from shared.http import (
-    BODY_TIMEOUT_S, RateLimit, add_health_routes, client_address, json_response, make_middlewares, read_json_model,
-    require_role,
+    BODY_TIMEOUT_S, RateLimit, add_health_routes, client_address, json_response, make_middlewares, read_body,
+    read_json_model, read_query, require_role,
 )
 from services.allocation.words import t
 from shared.problems import Problem
@@ -153,6 +154,39 @@ class Adopted(BaseModel):
 class Demand(BaseModel):
     items: list[dict] = Field(description="{area, municipality_code, applications, first_choices, offers, accepted, "
                                           "reserve, chat_turns}")
+    flows: list[dict] = Field(description="{home, study, applications}: where applicants live and where they study")
+
+
+class DistributionsQuery(BaseModel):
+    year: int | None = Field(None, ge=2000, le=2100)
+
+
+class Distributions(BaseModel):
+    items: list[dict] = Field(description="{distribution_id, year, status, created_by, created_at, adopted_by}")
+
+
+class Needs(BaseModel, extra="allow"):
+    needs_id: str
+    source: str
+    year: int
+    basis: Literal["weight", "shortage"]
+    weights: dict[str, float] = Field(description="per cent per education area, adding up to 100")
+
+
+class Approvals(BaseModel):
+    items: list[dict] = Field(description="{application_id, reference, name, home_municipality, rank, "
+                                          "occurrence_id, title, municipality_code, start}")
+
+
+class ReportQuery(BaseModel):
+    from_: date = Field(alias="from", description="first day of the period")
+    to: date = Field(description="last day of the period")
+    municipality: str | None = Field(None, min_length=4, max_length=4)
+
+
+class Report(BaseModel):
+    items: list[dict] = Field(description="{municipality_code, area, places, applications, offers, accepted, "
+                                          "withdrawn}")
 
 
 def create_app(service: AllocationService) -> web.Application:
@@ -216,14 +250,37 @@ def create_app(service: AllocationService) -> web.Application:
               response=Adopted, auth=coord, errors=(403, 404, 409), tags=("seats",))
     api.route("GET", "/v1/demand", demand, "Applications and chat interest per area and municipality",
               response=Demand, auth=coord, errors=(403,), tags=("seats",))
+    api.route("GET", "/v1/distributions", list_distributions, "Distribution scenarios, newest first",
+              query=DistributionsQuery, response=Distributions, auth=coord, errors=(400, 403), tags=("seats",))
+    api.route("POST", "/v1/needs", import_needs, "Import the region's needs analysis (CSV, docs/needs_analysis.md)",
+              body={"type": "string"}, body_types=("text/csv",), response=Needs, auth=coord,
+              errors=(400, 403, 413, 415, 422), tags=("seats",))
+    api.route("GET", "/v1/needs", get_needs, "The latest needs analysis", response=Needs, auth=coord,
+              errors=(403, 404), tags=("seats",))
+    api.route("GET", "/v1/approvals", list_approvals, "Studies elsewhere waiting for the home municipality's "
+              "approval (a municipality's coordinator sees its residents')", response=Approvals, auth=coord,
+              errors=(403,), tags=("applications",))
+    api.route("GET", "/v1/reports", report, "Places, applications, offers, accepted and withdrawn per "
+              "municipality and area in a period", query=ReportQuery, response=Report, auth=coord,
+              errors=(400, 403), tags=("seats",))
+    add_parked_routes(api, service.bus, operator)
     return app
 
 
+# What a console user is here: the region's and a municipality's coordinators (scoped by the console's
+# header), and operators for the parked messages.
+STAFF_ROLES = {"regional": "coordinator", "municipality": "coordinator", "operator": "operator"}
+
+
 async def coordinator(request: web.Request, region_only: bool = False) -> Caller:
-    caller = await require_role(request, request.app[SERVICE].engine, storage.api_tokens, "coordinator")
+    caller = await require_role(request, request.app[SERVICE].engine, storage.api_tokens, "coordinator", STAFF_ROLES)
     if region_only and caller.scope:
         raise Problem(403, "this needs a regional coordinator token, not a municipality's")
     return caller
+
+
+async def operator(request: web.Request) -> Caller:
+    return await require_role(request, request.app[SERVICE].engine, storage.api_tokens, "operator", STAFF_ROLES)
 
 
 async def optional_coordinator(request: web.Request) -> Caller | None:
@@ -489,5 +546,46 @@ async def adopt_distribution(request: web.Request) -> web.Response:
 
 
 async def demand(request: web.Request) -> web.Response:
+    caller = await coordinator(request)
+    return json_response(await request.app[SERVICE].demand(caller.scope))
+
+
+async def list_distributions(request: web.Request) -> web.Response:
     await coordinator(request)
-    return json_response(await request.app[SERVICE].demand())
+    q = read_query(request, DistributionsQuery)
+    return json_response({"items": await request.app[SERVICE].list_distributions(q.year)})
+
+
+NEEDS_MAX_BYTES = 1_000_000
+
+
+async def import_needs(request: web.Request) -> web.Response:
+    caller = await coordinator(request, region_only=True)
+    if request.content_type != "text/csv":
+        raise Problem(415, f"send the needs analysis as text/csv, not {request.content_type!r}")
+    body = await read_body(request, NEEDS_MAX_BYTES, timeout_s=30)
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Problem(400, "the file is not UTF-8 text; save it as CSV UTF-8") from None
+    return json_response(await request.app[SERVICE].import_needs(text, caller.name), status=201)
+
+
+async def get_needs(request: web.Request) -> web.Response:
+    await coordinator(request)
+    return json_response(await request.app[SERVICE].needs())
+
+
+async def list_approvals(request: web.Request) -> web.Response:
+    caller = await coordinator(request)
+    return json_response({"items": await request.app[SERVICE].pending_approvals(caller.scope)})
+
+
+async def report(request: web.Request) -> web.Response:
+    caller = await coordinator(request)
+    q = read_query(request, ReportQuery)
+    if q.to < q.from_:
+        raise Problem(400, "the period ends before it starts", field="to")
+    if caller.scope and q.municipality and q.municipality != caller.scope:
+        raise Problem(403, f"this caller may see only municipality {caller.scope}'s figures")
+    return json_response(await request.app[SERVICE].report(q.from_, q.to, caller.scope or q.municipality))

@@ -129,8 +129,14 @@ class RoundsAndOffers:
             r = await storage.round_row(conn, round_id)
         if r is None:
             raise Problem(404, "no round with that id")
+        results = orjson.loads(r.result)
+        ids = sorted({oid for v in results.values() for oid in
+                      ([v["occurrence_id"]] if v.get("occurrence_id") else []) + list(v.get("reserve", {}))})
+        async with self.engine.connect() as conn:
+            titles = await storage.occurrence_titles(conn, ids)
         return {**orjson.loads(r.summary), "started_at": storage.aware(r.started_at).isoformat(),
-                "results": orjson.loads(r.result)}
+                "results": results,
+                "occurrences": {i: {"title": t, "municipality_code": m} for i, (t, m) in titles.items()}}
 
     async def list_rounds(self) -> list[dict]:
         async with self.engine.connect() as conn:

@@ -1,13 +1,16 @@
 """Seats and demand: distribution scenarios (distribution.py computes), adopting one as the occurrences'
-capacities, and the demand per area and municipality (applications, offers, chat interest)."""
+capacities, the region's needs analysis (needs.py reads it), the demand per area and municipality
+(applications, offers, chat interest, where applicants live and study), the approval queue and reports."""
 from __future__ import annotations
 
 import uuid
+from datetime import date, datetime, time, timedelta, timezone
 
 import orjson
 
 from services.allocation import storage
 from services.allocation.distribution import DistributionInput, distribute, largest_remainder
+from services.allocation.needs import NeedsErrors, parse as parse_needs
 from shared.events import ChatTurnPayload
 from shared.outbox import claim_event
 from shared.problems import Problem
@@ -33,7 +36,7 @@ class SeatsAndDemand:
         return {"distribution_id": r.id, "status": r.status, "year": r.year, "created_by": r.created_by,
                 "adopted_by": r.adopted_by,
                 "adopted_at": storage.aware(r.adopted_at).isoformat() if r.adopted_at else None,
-                **orjson.loads(r.result)}
+                "input": orjson.loads(r.input), **orjson.loads(r.result)}
 
     async def adopt_distribution(self, dist_id: str, adopted_by: str) -> dict:
         """Adopt a scenario: its places per municipality and area become the occurrences' capacities."""
@@ -63,7 +66,89 @@ class SeatsAndDemand:
             for area in set(payload.areas) or {"-"}:
                 await storage.count_chat_turn(conn, area, payload.municipality_code or "-")
 
-    async def demand(self) -> dict:
+    async def list_distributions(self, year: int | None) -> list[dict]:
+        async with self.engine.connect() as conn:
+            rows = await storage.distribution_rows(conn, year)
+        return [{"distribution_id": r.id, "year": r.year, "status": r.status, "created_by": r.created_by,
+                 "created_at": storage.aware(r.created_at).isoformat(), "adopted_by": r.adopted_by} for r in rows]
+
+    async def import_needs(self, text: str, imported_by: str) -> dict:
+        """Store a needs analysis read from CSV; a file with any bad line is refused whole (422)."""
+        try:
+            n = parse_needs(text)
+        except NeedsErrors as exc:
+            first = exc.errors[0]
+            raise Problem(422, f"the needs analysis was not imported: {exc}", field=first["field"],
+                          line=first["line"], errors=exc.errors) from None
+        needs_id = str(uuid.uuid4())
+        async with self.writer.begin() as conn:
+            await storage.add_needs(conn, {
+                "id": needs_id, "source": n.source, "year": n.year, "basis": n.basis,
+                "rows": orjson.dumps(n.rows).decode(), "weights": orjson.dumps(n.weights).decode(),
+                "imported_by": imported_by, "imported_at": storage.now()})
+        return await self.needs()
+
+    async def needs(self) -> dict:
+        async with self.engine.connect() as conn:
+            r = await storage.latest_needs(conn)
+        if r is None:
+            raise Problem(404, "no needs analysis has been imported yet")
+        return {"needs_id": r.id, "source": r.source, "year": r.year, "basis": r.basis,
+                "weights": orjson.loads(r.weights), "rows": orjson.loads(r.rows), "imported_by": r.imported_by,
+                "imported_at": storage.aware(r.imported_at).isoformat()}
+
+    async def pending_approvals(self, home: str | None, limit: int = 500) -> list[dict]:
+        async with self.engine.connect() as conn:
+            rows = await storage.pending_approvals(conn, home, limit)
+        return [{"application_id": r.id, "reference": r.id[:8].upper(), "name": r.name,
+                 "home_municipality": r.home_municipality, "priority_group": r.priority_group,
+                 "applied_at": storage.aware(r.created_at).isoformat(), "rank": r.rank,
+                 "occurrence_id": r.occurrence_id, "title": r.title, "municipality_code": r.municipality_code,
+                 "start": r.start.isoformat() if r.start else None} for r in rows]
+
+    async def report(self, since: date, until: date, municipality: str | None) -> dict:
+        """Per study municipality and area within the period: places distributed (the adopted scenarios of
+        the period's years), applications, offers, accepted and withdrawn."""
+        t0 = datetime.combine(since, time(), timezone.utc)
+        t1 = datetime.combine(until + timedelta(days=1), time(), timezone.utc)
+        table: dict[tuple[str, str], dict] = {}
+
+        def cell(area, muni):  # noqa: ANN001, ANN202
+            return table.setdefault((muni or "-", area or "-"), {
+                "municipality_code": muni or "-", "area": area or "-", "places": 0, "applications": 0,
+                "offers": 0, "accepted": 0, "withdrawn": 0})
+
+        async with self.engine.connect() as conn:
+            applied, offered = await storage.report_rows(conn, t0, t1)
+            adopted = await storage.adopted_results(conn)
+        for year, result in adopted:
+            if since.year <= year <= until.year:
+                for m in orjson.loads(result)["municipalities"]:
+                    for area, places in m["by_area"].items():
+                        cell(area, m["code"])["places"] += places
+        for area, muni, n, withdrawn in applied:
+            c = cell(area, muni)
+            c["applications"] += n
+            c["withdrawn"] += int(withdrawn or 0)
+        for area, muni, status, n in offered:
+            c = cell(area, muni)
+            c["offers"] += n
+            if status == "accepted":
+                c["accepted"] += n
+            elif status == "withdrawn":
+                c["withdrawn"] += n
+        items = [c for k, c in sorted(table.items()) if not municipality or c["municipality_code"] == municipality]
+        return {"from": since.isoformat(), "to": until.isoformat(), "items": items}
+
+    async def demand(self, municipality: str | None = None) -> dict:
+        """Demand per area and municipality; with `municipality`, only what concerns it."""
+        full = await self._demand()
+        if municipality:
+            full["items"] = [c for c in full["items"] if c["municipality_code"] == municipality]
+            full["flows"] = [f for f in full["flows"] if municipality in (f["home"], f["study"])]
+        return full
+
+    async def _demand(self) -> dict:
         table: dict[tuple[str, str], dict] = {}
 
         def cell(area, muni):  # noqa: ANN001, ANN202
@@ -83,4 +168,7 @@ class SeatsAndDemand:
                 c["accepted"] += n
         for area, muni, turns in chat:
             cell(area, muni)["chat_turns"] += turns
-        return {"items": sorted(table.values(), key=lambda c: (c["area"], c["municipality_code"]))}
+        async with self.engine.connect() as conn:
+            flows = await storage.home_study_flows(conn)
+        return {"items": sorted(table.values(), key=lambda c: (c["area"], c["municipality_code"])),
+                "flows": [{"home": h, "study": s, "applications": n} for h, s, n in sorted(flows)]}

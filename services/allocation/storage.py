@@ -53,6 +53,7 @@ applications = Table(
     Column("erased_at", DateTime(timezone=True)),
     Index("ix_applications_email", "email_key"),
     Index("ix_applications_status", "status"),
+    Index("ix_applications_confirmed", "confirmed_at"),
 )
 
 choices = Table(
@@ -79,6 +80,7 @@ offers = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("answered_at", DateTime(timezone=True)),
     Index("ix_offers_status", "status", "deadline"),
+    Index("ix_offers_created", "created_at"),
     Index("ix_offers_occurrence", "occurrence_id", "status"),
 )
 
@@ -104,6 +106,18 @@ distributions = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("adopted_by", String(200)),
     Column("adopted_at", DateTime(timezone=True)),
+)
+
+needs_analyses = Table(
+    "needs_analyses", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("source", Text, nullable=False),
+    Column("year", Integer, nullable=False),
+    Column("basis", String(10), nullable=False),  # weight | shortage
+    Column("rows", Text, nullable=False),  # the file's rows as read
+    Column("weights", Text, nullable=False),  # per cent per education area
+    Column("imported_by", String(200), nullable=False),
+    Column("imported_at", DateTime(timezone=True), nullable=False),
 )
 
 chat_demand = Table(
@@ -394,3 +408,74 @@ async def demand_rows(conn: AsyncConnection) -> tuple[list, list, list]:
         .join(o, o.c.id == of.c.occurrence_id).group_by(o.c.area, o.c.municipality_code, of.c.status))).all()
     chat = (await conn.execute(select(chat_demand))).all()
     return applied, offered, chat
+
+
+async def add_needs(conn: AsyncConnection, values: dict) -> None:
+    await conn.execute(insert(needs_analyses).values(**values))
+
+
+async def latest_needs(conn: AsyncConnection):  # noqa: ANN201 - a row or None
+    return (await conn.execute(select(needs_analyses).order_by(needs_analyses.c.imported_at.desc())
+                               .limit(1))).first()
+
+
+async def distribution_rows(conn: AsyncConnection, year: int | None = None) -> list:
+    d = distributions
+    q = select(d.c.id, d.c.year, d.c.status, d.c.created_by, d.c.created_at, d.c.adopted_by, d.c.adopted_at)
+    if year is not None:
+        q = q.where(d.c.year == year)
+    return (await conn.execute(q.order_by(d.c.created_at.desc()).limit(200))).all()
+
+
+async def adopted_results(conn: AsyncConnection) -> list:
+    """The adopted scenario of each year: (year, result JSON)."""
+    d = distributions
+    return (await conn.execute(select(d.c.year, d.c.result).where(d.c.status == "adopted"))).all()
+
+
+async def pending_approvals(conn: AsyncConnection, home: str | None, limit: int) -> list:
+    """Choices waiting for the applicant's home municipality to approve studies elsewhere."""
+    a, ch, o = applications, choices, occurrences
+    q = (select(a.c.id, a.c.name, a.c.home_municipality, a.c.priority_group, a.c.created_at, ch.c.rank,
+                ch.c.occurrence_id, o.c.title, o.c.municipality_code, o.c.start)
+         .join(ch, ch.c.application_id == a.c.id).join(o, o.c.id == ch.c.occurrence_id, isouter=True)
+         .where(ch.c.approval == "pending", a.c.status.notin_(("unconfirmed", "erased", "withdrawn")),
+                ch.c.state == "open"))
+    if home:
+        q = q.where(a.c.home_municipality == home)
+    return (await conn.execute(q.order_by(a.c.created_at, ch.c.rank).limit(limit))).all()
+
+
+async def home_study_flows(conn: AsyncConnection) -> list:
+    """(home municipality, study municipality, choices) for confirmed applications."""
+    a, ch, o = applications, choices, occurrences
+    return (await conn.execute(
+        select(a.c.home_municipality, o.c.municipality_code, func.count())
+        .join(ch, ch.c.application_id == a.c.id).join(o, o.c.id == ch.c.occurrence_id)
+        .where(a.c.status != "unconfirmed").group_by(a.c.home_municipality, o.c.municipality_code))).all()
+
+
+async def report_rows(conn: AsyncConnection, since: datetime, until: datetime) -> tuple[list, list]:
+    """Per area and study municipality within [since, until): choices of applications confirmed then, and
+    offers made then by outcome (accepted, withdrawn, ...)."""
+    a, ch, o, of = applications, choices, occurrences, offers
+    applied = (await conn.execute(
+        select(o.c.area, o.c.municipality_code, func.count(),
+               func.sum(case((ch.c.state == "withdrawn", 1), else_=0)))
+        .join(ch, ch.c.occurrence_id == o.c.id).join(a, a.c.id == ch.c.application_id)
+        .where(a.c.confirmed_at >= since, a.c.confirmed_at < until)
+        .group_by(o.c.area, o.c.municipality_code))).all()
+    offered = (await conn.execute(
+        select(o.c.area, o.c.municipality_code, of.c.status, func.count())
+        .join(o, o.c.id == of.c.occurrence_id).where(of.c.created_at >= since, of.c.created_at < until)
+        .group_by(o.c.area, o.c.municipality_code, of.c.status))).all()
+    return applied, offered
+
+
+async def occurrence_titles(conn: AsyncConnection, ids: list[str]) -> dict[str, tuple[str, str]]:
+    out = {}
+    for i in range(0, len(ids), 500):
+        rows = (await conn.execute(select(occurrences.c.id, occurrences.c.title, occurrences.c.municipality_code)
+                                   .where(occurrences.c.id.in_(ids[i:i + 500])))).all()
+        out.update({r.id: (r.title, r.municipality_code) for r in rows})
+    return out

@@ -9,13 +9,14 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.catalogue import storage
-from services.catalogue.auth import may_push
+from services.catalogue.auth import STAFF_ROLES, may_push, may_read_feeds
 from services.catalogue.service import CatalogueService
-from shared.tokens import authenticate
+from shared.tokens import STAFF_HEADER, Caller, authenticate
 from shared.http import RateLimit, add_health_routes, json_response, make_middlewares, query_flag, read_body
 from shared.problems import Problem
 from shared.events import CourseDoc
 from shared.openapi import Api
+from shared.operations import add_parked_routes
 from shared.reference import municipalities
 
 FEED_TYPES = {"application/json": "json", "text/csv": "csv", "application/csv": "csv"}
@@ -29,6 +30,11 @@ FEED_SCHEMA = {"type": "object", "description": "EMIL3 (Susa-navet) or Planned E
 class PushQuery(BaseModel):
     format: Literal["emil3", "planned", "csv"] | None = Field(None, description="the feed's format; default: detected")
     confirm_withdrawals: bool = Field(False, description="allow a snapshot to withdraw more than half the records")
+
+
+class FeedsQuery(BaseModel):
+    municipality: str = Field(min_length=4, max_length=4, description="the municipality's SCB code")
+    limit: int = Field(20, ge=1, le=200)
 
 
 class FeedReport(BaseModel):
@@ -75,6 +81,9 @@ def create_app(service: CatalogueService) -> web.Application:
     api.route("PUT", "/v1/feeds/{municipality}", push_snapshot, "Replace a municipality's whole feed", **feed_meta)
     api.route("PATCH", "/v1/feeds/{municipality}", push_delta, "Add or change some of a municipality's records",
               **feed_meta)
+    api.route("GET", "/v1/feeds", list_feeds, "A municipality's pushes, newest first, with their reports (its "
+              "staff or the region)", query=FeedsQuery, response=Page, auth=("bearer",), errors=(400, 401, 403),
+              tags=("feeds",))
     api.route("GET", "/v1/feeds/{feed_id}", get_feed, "The report of one feed push", response=FeedReport,
               errors=(404,), tags=("feeds",))
     api.route("GET", "/v1/courses", list_courses, "Courses with their occurrences, filtered and paged",
@@ -87,6 +96,7 @@ def create_app(service: CatalogueService) -> web.Application:
               response=Page, tags=("read",))
     api.route("GET", "/v1/municipalities", list_municipalities, "The 15 municipalities and their feeds' state",
               response=Page, errors=(), tags=("read",))
+    add_parked_routes(api, service.bus, _operator)
     return app
 
 
@@ -98,12 +108,36 @@ async def push_delta(request: web.Request) -> web.Response:
     return await _push(request, "delta")
 
 
-async def _push(request: web.Request, mode: str) -> web.Response:
-    service = request.app[SERVICE]
-    async with service.engine.connect() as conn:
-        caller = await authenticate(conn, storage.api_tokens, request.headers.get("Authorization"))
+async def _caller(request: web.Request) -> Caller:
+    async with request.app[SERVICE].engine.connect() as conn:
+        caller = await authenticate(conn, storage.api_tokens, request.headers.get("Authorization"),
+                                    staff=request.headers.get(STAFF_HEADER), staff_roles=STAFF_ROLES)
     if caller is None:
         raise Problem(401, "missing, unknown or revoked API token; send `Authorization: Bearer <token>`")
+    return caller
+
+
+async def _operator(request: web.Request) -> None:
+    if (await _caller(request)).role != "operator":
+        raise Problem(403, "this needs an operator token")
+
+
+async def list_feeds(request: web.Request) -> web.Response:
+    caller = await _caller(request)
+    code = request.query.get("municipality", "")
+    if code not in municipalities():
+        raise Problem(400, f"unknown municipality code {code!r}", field="municipality")
+    if not may_read_feeds(caller, code):
+        raise Problem(403, f"this caller may see only municipality {caller.scope}'s feeds, not {code}'s")
+    limit = _int(request, "limit", 20, 1, 200)
+    async with request.app[SERVICE].engine.connect() as conn:
+        items = await storage.list_feeds(conn, code, limit)
+    return json_response({"items": items, "total": len(items), "next": None})
+
+
+async def _push(request: web.Request, mode: str) -> web.Response:
+    service = request.app[SERVICE]
+    caller = await _caller(request)
     request.app[PUSH_LIMIT].check(f"token:{caller.token_id}")
     code = request.match_info["municipality"]
     if code not in municipalities():

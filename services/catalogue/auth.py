@@ -1,11 +1,20 @@
-"""Who may push which feed: a municipality token pushes only its own feed, a region token any."""
+"""Who may push which feed: a municipality token pushes only its own feed, a region token any.
+A console token speaks for a signed-in person, with the role STAFF_ROLES gives them here."""
 from __future__ import annotations
 
 from shared.tokens import Caller
 
 
+STAFF_ROLES = {"regional": "region", "municipality": "municipality", "operator": "operator"}
+
+
 def may_push(caller: Caller, municipality: str) -> bool:
     return caller.role == "region" or (caller.role == "municipality" and caller.scope == municipality)
+
+
+def may_read_feeds(caller: Caller, municipality: str) -> bool:
+    """A feed's history and reports: the region, or that municipality's own staff."""
+    return may_push(caller, municipality)
 
 
 def check_scope(role: str, scope: str | None) -> str | None:
@@ -14,6 +23,6 @@ def check_scope(role: str, scope: str | None) -> str | None:
 
     if role == "municipality" and scope not in municipalities():
         return f"unknown municipality code {scope}; use one of " + ", ".join(sorted(municipalities()))
-    if role == "region" and scope:
-        return "a region token is not tied to a municipality; leave out --municipality"
+    if role != "municipality" and scope:
+        return f"a {role} token is not tied to a municipality; leave out --municipality"
     return None

@@ -65,7 +65,7 @@ class CatalogueService(BusService):
                 raise Problem(409, f"this snapshot would withdraw {n} of the {before} active course occurrences "
                                    f"of municipality {municipality} (more than half); nothing was changed. If that is "
                                    "intended, send it again with ?confirm_withdrawals=true",
-                              type="mass-withdrawal", report={**report, "feed_id": None})
+                              type="mass-withdrawal", report={**report, "feed_id": None}, active_before=before)
             await storage.apply_plan(conn, plan, feed_id)
             await add_events(conn, storage.outbox, plan.events)
             await storage.save_feed(conn, feed_id, municipality, mode, parsed.format, caller.token_id, report)

@@ -157,6 +157,14 @@ async def get_feed(conn: AsyncConnection, feed_id: str) -> dict | None:
     return orjson.loads(row.report) if row else None
 
 
+async def list_feeds(conn: AsyncConnection, municipality: str, limit: int) -> list[dict]:
+    """A municipality's pushes, newest first: when, how, and each one's report."""
+    rows = (await conn.execute(select(feeds).where(feeds.c.municipality_code == municipality)
+                               .order_by(feeds.c.received_at.desc()).limit(limit))).all()
+    return [{"feed_id": r.feed_id, "mode": r.mode, "format": r.format, "received_at": iso(r.received_at),
+             "report": orjson.loads(r.report)} for r in rows]
+
+
 # --- read side ---------------------------------------------------------------------------------
 
 def encode_cursor(last_id: str) -> str:

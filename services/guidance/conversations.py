@@ -24,6 +24,7 @@ from services.guidance.profile import (
     Profile, next_question, query_text, questions_asked, read_message, search_filters,
 )
 from services.guidance.search_client import SearchClient, SearchUnavailable
+from shared.passwords import DUMMY_HASH, check_password, hash_password
 from shared.db import Writer, aware, forget_old_pages
 from shared.events import (
     ApplicantErasureRequested, ApplicantFacts, ApplicationForm, ApplicationSubmitted, ChatTurnObserved, ChatTurnPayload,
@@ -51,25 +52,6 @@ def _code() -> str:
     return f"{raw[:4]}-{raw[4:]}"
 
 
-# --- counsellor passwords (scrypt, stdlib) ----------------------------------------------------------
-
-def hash_password(password: str) -> str:
-    salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=1, dklen=32)
-    return f"scrypt$16384$8$1${salt.hex()}${digest.hex()}"
-
-
-def check_password(password: str, stored: str) -> bool:
-    try:
-        _, n, r, p, salt, digest = stored.split("$")
-        got = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p),
-                             dklen=len(digest) // 2)
-    except ValueError:
-        return False
-    return secrets.compare_digest(got.hex(), digest)
-
-
-_DUMMY_HASH = hash_password(secrets.token_hex(8))  # unknown users cost the same time as known ones
 
 
 @dataclass
@@ -389,7 +371,7 @@ class Chat:
         async with self.engine.connect() as conn:
             row = (await conn.execute(select(storage.counsellors).where(
                 storage.counsellors.c.username == username))).first()
-        ok = check_password(password, row.password_hash if row else _DUMMY_HASH)
+        ok = check_password(password, row.password_hash if row else DUMMY_HASH)
         if not ok or row is None or row.disabled_at is not None:
             return None
         token = secrets.token_urlsafe(32)

@@ -1,5 +1,5 @@
 """python -m services.notifier [serve]
-python -m services.notifier token create --operator [--name NAME]
+python -m services.notifier token create --operator|--console [--name NAME]
 python -m services.notifier token revoke TOKEN_ID | token list"""
 import sys
 
@@ -11,4 +11,4 @@ from shared.cli import service_main
 
 if __name__ == "__main__":
     sys.exit(service_main(doc=__doc__, settings_cls=NotifierSettings, service_cls=NotifierService,
-                          create_app=create_app, token_table=storage.api_tokens, roles=["operator"]))
+                          create_app=create_app, token_table=storage.api_tokens, roles=["operator", "console"]))

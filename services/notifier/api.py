@@ -10,6 +10,7 @@ from services.notifier import storage
 from services.notifier.service import NotifierService
 from shared.openapi import Api
 from shared.http import add_health_routes, json_response, make_middlewares, require_role
+from shared.operations import add_parked_routes
 from shared.problems import Problem
 
 SERVICE = web.AppKey("service", NotifierService)
@@ -53,11 +54,15 @@ def create_app(service: NotifierService) -> web.Application:
               response=Deliveries, auth=("bearer",), errors=(400, 403), tags=("operators",))
     api.route("POST", "/v1/deliveries/{id}/resend", resend, "Send a failed or cancelled e-mail again",
               response=Resent, auth=("bearer",), errors=(403, 404, 409), tags=("operators",))
+    add_parked_routes(api, service.bus, operator)
     return app
 
 
+STAFF_ROLES = {"operator": "operator"}  # what a console user is here
+
+
 async def operator(request: web.Request) -> None:
-    await require_role(request, request.app[SERVICE].engine, storage.api_tokens, "operator")
+    await require_role(request, request.app[SERVICE].engine, storage.api_tokens, "operator", STAFF_ROLES)
 
 
 async def list_deliveries(request: web.Request) -> web.Response:

@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from services.search.taxonomy import named_occupations, named_skills
-from shared.reference import fold
+from shared.reference import fold, occupation_areas
 
 WORDS = Path(__file__).parent / "words.json"
 _word = re.compile(r"\w+", re.UNICODE)
@@ -149,19 +149,10 @@ def read(text: str, lang: str | None = None) -> dict:
             "skills": skills, "summary": _join(facts, lang)}
 
 
-AREAS = Path(__file__).parent / "data" / "occupation_areas.json"
-
-
 @lru_cache(maxsize=1)
 def areas_of() -> dict[str, frozenset[str]]:
-    """SSYK-4 group -> the programme areas that lead to it (occupation_areas.json)."""
-    table = json.loads(AREAS.read_text(encoding="utf-8"))
-    out: dict[str, set[str]] = {}
-    for area, codes in table.items():
-        if not area.startswith("_"):
-            for code in codes:
-                out.setdefault(code, set()).add(area)
-    return {code: frozenset(areas) for code, areas in out.items()}
+    """SSYK-4 group -> the programme areas that lead to it (shared/data/occupation_areas.json)."""
+    return {code: frozenset(areas) for code, areas in occupation_areas().items()}
 
 
 def university_only(ssyk4: str) -> bool:
