@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
 import jinja2
@@ -362,11 +362,11 @@ async def grant_csv(request: web.Request) -> web.Response:
 
 async def compare_page(request: web.Request) -> web.Response:
     ctx = await ctx_for(request, "regional")
-    ids = request.query.getall("id", [])
-    if len(ids) != 2:
+    ids = [request.query.get("a", ""), request.query.get("b", "")]
+    if not all(ids) or ids[0] == ids[1]:
         return ctx.message(400, ctx.w["compare_two"], ctx.w["pick_two"])
-    a = await ctx.call("allocation", "GET", f"/v1/distributions/{ids[0]}")
-    b = await ctx.call("allocation", "GET", f"/v1/distributions/{ids[1]}")
+    a = await ctx.call("allocation", "GET", f"/v1/distributions/{quote(ids[0], safe='')}")
+    b = await ctx.call("allocation", "GET", f"/v1/distributions/{quote(ids[1], safe='')}")
     c = domain.compare(a, b)
     return ctx.page("compare.html", a=a, b=b, c=c,
                     chart=charts.side_by_side(c["municipalities"], f"A {a['distribution_id'][:8]}",
@@ -586,7 +586,7 @@ def create_app(service: ConsoleService) -> web.Application:
       "withdraws more than half the courses", **signed, **form)
     r("GET", "/seats", seats_page, "Seat distribution: scenarios and the form for a new one", **signed)
     r("POST", "/seats", create_scenario, "Compute a scenario from the form", **signed, **form)
-    r("GET", "/seats/compare", compare_page, "Two scenarios side by side (?id=A&id=B)", **signed)
+    r("GET", "/seats/compare", compare_page, "Two scenarios side by side (?a=ID&b=ID)", **signed)
     r("GET", "/seats/{id}", scenario_page, "One scenario: chart, table, explanation, co-funding", **signed)
     r("POST", "/seats/{id}/adopt", adopt, "Adopt a scenario", **signed, **form)
     r("GET", "/seats/{id}/grant.csv", grant_csv, "The grant application's figures as CSV",
