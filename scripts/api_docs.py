@@ -17,7 +17,7 @@ from shared.bus import topic_matches  # noqa: E402
 from shared.events import EVENT_TYPES, PRODUCERS, Envelope  # noqa: E402
 
 DOCS = ROOT / "docs"
-SERVICES = ("catalogue", "search", "allocation", "notifier", "guidance")
+SERVICES = ("catalogue", "search", "allocation", "notifier", "guidance", "console")
 
 
 def service_object(name: str, **settings):  # noqa: ANN003, ANN202
@@ -48,6 +48,8 @@ def subscriptions() -> dict[str, list[tuple[str, str]]]:
     out: dict[str, list[tuple[str, str]]] = {}
     for name in SERVICES:
         service = service_object(name)
+        if not hasattr(service, "bus"):
+            continue  # the console is on no bus
         service.register_handlers()
         for sub in service.bus.subscriptions:
             for key in sub.routing_keys:

@@ -64,6 +64,7 @@ class Operation:
     status: int = 200
     response_type: str = "application/json"
     errors: tuple[int, ...] = (400, 422)
+    error_type: str = "application/problem+json"  # a page for people answers its refusals as pages
     auth: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
     extra: dict = field(default_factory=dict)
@@ -121,8 +122,10 @@ class Api:
             responses = {str(op.status): ok}
             errors = set(op.errors) | ({401} if op.auth else set()) | ({415, 413} if op.body is not None else set())
             for code in sorted(errors):
+                schema = {"$ref": "#/components/schemas/Problem"} if op.error_type.endswith("json") \
+                    else {"type": "string"}
                 responses[str(code)] = {"description": _REASONS.get(code, "Error"), "content": {
-                    "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+                    op.error_type: {"schema": schema}}}
             item["responses"] = responses
             if op.auth:
                 item["security"] = [{a: []} for a in op.auth]

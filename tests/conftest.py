@@ -602,7 +602,7 @@ class RunningConsole:
 async def console(catalogue, allocation, notifier, db_factory):
     """The staff console in-process, calling the catalogue, allocation and notifier fixtures with console
     tokens made in each."""
-    from services.console.pages import create_app
+    from services.console.api import create_app
     from services.console.service import ConsoleService
     from services.console.settings import ConsoleSettings
     from shared.http import make_runner

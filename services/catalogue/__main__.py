@@ -1,6 +1,6 @@
 """python -m services.catalogue [serve]                      run the service
 python -m services.catalogue token create --municipality 2480 [--name NAME]
-python -m services.catalogue token create --region | --console | --operator [--name NAME]
+python -m services.catalogue token create --region | --console [--name NAME]
 python -m services.catalogue token revoke TOKEN_ID | token list
 python -m services.catalogue demo-feeds OUT_DIR            write the demo feeds"""
 import sys
@@ -29,6 +29,6 @@ def run_demo(args, _settings) -> int:  # noqa: ANN001
 
 if __name__ == "__main__":
     sys.exit(service_main(doc=__doc__, settings_cls=CatalogueSettings, service_cls=CatalogueService,
-                          create_app=create_app, token_table=storage.api_tokens, roles=["region", "console", "operator"],
+                          create_app=create_app, token_table=storage.api_tokens, roles=["region", "console"],
                           municipality_role="municipality", check_scope=check_scope,
                           extra_commands=add_demo, run_extra=run_demo))

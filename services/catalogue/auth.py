@@ -5,7 +5,7 @@ from __future__ import annotations
 from shared.tokens import Caller
 
 
-STAFF_ROLES = {"regional": "region", "municipality": "municipality", "operator": "operator"}
+STAFF_ROLES = {"regional": "region", "municipality": "municipality"}
 
 
 def may_push(caller: Caller, municipality: str) -> bool:

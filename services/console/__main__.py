@@ -8,7 +8,7 @@ import secrets
 import sys
 
 from services.console import storage
-from services.console.pages import create_app
+from services.console.api import create_app
 from services.console.service import MIGRATIONS, ROLES, ConsoleService, check_account, create_staff
 from services.console.settings import ConsoleSettings
 from shared.cli import serve

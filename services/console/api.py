@@ -490,7 +490,7 @@ async def reports_csv(request: web.Request) -> web.Response:
 
 # --- operations ------------------------------------------------------------------------------------
 
-PARKED_AT = ("catalogue", "allocation", "notifier")
+PARKED_AT = ("allocation", "notifier")  # the services with queues and tokens (search and guidance: their CLI)
 
 
 async def operations_page(request: web.Request) -> web.Response:
@@ -568,7 +568,7 @@ def create_app(service: ConsoleService) -> web.Application:
     add_health_routes(app, {"database": service.db_ready})
     api = Api(app, "Vux Västerbotten staff console", "Web pages for the region's and the municipalities' "
               "coordinators and for operations; each page uses the services' APIs with the person's rights.")
-    html = dict(response_type="text/html", tags=("console",))
+    html = dict(response_type="text/html", error_type="text/html", tags=("console",))
     signed = dict(html, auth=AUTH, errors=(403,))
     form = dict(body={"type": "object"}, body_types=("application/x-www-form-urlencoded",), status=303)
     upload_form = dict(body={"type": "object"}, body_types=("multipart/form-data",))
