@@ -171,12 +171,12 @@ def console_tokens(services: list[str]) -> None:
             os.environ[f"CONSOLE__{backend.upper()}_TOKEN"] = token
 
 
-def load_demo_needs(token: str) -> None:
-    """The region's needs analysis (an example file) and one scenario, so the console's charts show something."""
-    base = f"http://127.0.0.1:{port_of('allocation')}"
-    headers = {"Authorization": f"Bearer {token}"}
-    req = urllib.request.Request(f"{base}/v1/needs", data=NEEDS_EXAMPLE.read_bytes(), method="POST",
-                                 headers={**headers, "Content-Type": "text/csv"})
+def load_demo_needs() -> None:
+    """The region's needs analysis (an example file), so the console's charts and seat form start from it."""
+    token = cli("allocation", "token", "create", "--coordinator", "--name", "demo-loader")
+    req = urllib.request.Request(f"http://127.0.0.1:{port_of('allocation')}/v1/needs",
+                                 data=NEEDS_EXAMPLE.read_bytes(), method="POST",
+                                 headers={"Authorization": f"Bearer {token}", "Content-Type": "text/csv"})
     with urllib.request.urlopen(req, timeout=30) as r:
         needs = json.load(r)
     print(f"demo data: needs analysis imported ({needs['source']}, {needs['year']})")
@@ -188,7 +188,6 @@ def staff_tokens(services: list[str]) -> list[str]:
     if "allocation" in services:
         token = cli("allocation", "token", "create", "--coordinator", "--name", "demo-coordinator")
         lines.append(f"  regional coordinator token (allocation): {token}")
-        load_demo_needs(token)
     if "notifier" in services:
         token = cli("notifier", "token", "create", "--operator", "--name", "demo-operator")
         lines.append(f"  operator token (notifier /v1/deliveries): {token}")
@@ -241,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
             sup.wait_ready(s)
         if not args.no_demo:
             load_demo_data(args.var)
+            if "allocation" in services:
+                load_demo_needs()
         tokens = staff_tokens(services)
         print("\nVux Västerbotten is running:")
         for s in services:

@@ -4,3 +4,4 @@ CREATE DATABASE search;
 CREATE DATABASE allocation;
 CREATE DATABASE notifier;
 CREATE DATABASE guidance;
+CREATE DATABASE console;

@@ -12,6 +12,7 @@ import yaml
 
 from services.allocation.settings import AllocationSettings
 from services.catalogue.settings import CatalogueSettings
+from services.console.settings import ConsoleSettings
 from services.guidance.settings import GuidanceSettings
 from services.notifier.settings import NotifierSettings
 from services.search.settings import SearchSettings
@@ -19,7 +20,8 @@ from services.search.settings import SearchSettings
 ROOT = Path(__file__).resolve().parent.parent
 K8S = ROOT / "deploy" / "k8s"
 SETTINGS = {"catalogue": CatalogueSettings, "search": SearchSettings, "allocation": AllocationSettings,
-            "notifier": NotifierSettings, "guidance": GuidanceSettings}
+            "notifier": NotifierSettings, "guidance": GuidanceSettings, "console": ConsoleSettings}
+ON_THE_BUS = sorted(set(SETTINGS) - {"console"})  # the console only calls the others over HTTP
 INTERNAL = {"service_name"}  # a class constant, not configuration
 
 
@@ -45,12 +47,14 @@ def test_compose_file_follows_the_compose_specification():
     for name in SETTINGS:
         s = services[name]
         assert s["command"] == [f"services.{name}"] and s["build"]["dockerfile"] == "Dockerfile"
-        assert "healthcheck" in s and s["depends_on"]["rabbitmq"]["condition"] == "service_healthy"
+        assert "healthcheck" in s and s["depends_on"]["postgres"]["condition"] == "service_healthy"
+        if name in ON_THE_BUS:
+            assert s["depends_on"]["rabbitmq"]["condition"] == "service_healthy"
     assert all("healthcheck" in services[n] for n in ("rabbitmq", "postgres", "mailpit"))
     assert "management" in services["rabbitmq"]["image"]
     assert "ports" not in services["rabbitmq"], "the broker (and its management UI) is not published"
     assert services["broker-users"]["command"][:2] == ["scripts.broker_users", "--http"]
-    for name in SETTINGS:  # each as its own broker user, once the users exist
+    for name in ON_THE_BUS:  # each as its own broker user, once the users exist
         assert services[name]["environment"]["AMQP_URL"].startswith(f"amqp://{name}:"), name
         assert services[name]["environment"]["AMQP_URL"].endswith("@rabbitmq:5672/vux"), name
         assert services[name]["depends_on"]["broker-users"]["condition"] == "service_completed_successfully"
@@ -88,13 +92,13 @@ def test_kubernetes_manifests_match_the_schemas():
     assert rabbit["spec"]["tls"]["disableNonTLSListeners"] is True
     assert rabbit["spec"]["tls"]["secretName"] in {c["spec"]["secretName"] for c in kinds["Certificate"]}
     for kind in ("User", "Permission", "TopicPermission"):
-        assert {d["metadata"]["name"] for d in kinds[kind]} == {f"vux-{s}" for s in SETTINGS}, kind
+        assert {d["metadata"]["name"] for d in kinds[kind]} == {f"vux-{s}" for s in ON_THE_BUS}, kind
     policies = {d["metadata"]["name"]: d["spec"] for d in kinds["NetworkPolicy"]}
     assert policies["default-deny"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
     for name in SETTINGS:
         assert policies[name]["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == name
         broker = [e for e in policies[name]["egress"] if e["ports"] == [{"protocol": "TCP", "port": 5671}]]
-        assert broker, f"{name} must reach the broker over TLS"
+        assert bool(broker) == (name in ON_THE_BUS), f"{name} must reach the broker over TLS, or not at all"
     management = [r for r in policies["vux-rabbitmq"]["ingress"] if {"protocol": "TCP", "port": 15672} in r.get("ports", [])]
     assert management and all(f.get("namespaceSelector") for r in management for f in r["from"])
     (pg,) = kinds["Cluster"]
@@ -142,7 +146,7 @@ def test_every_setting_reaches_the_deployment(service):
             assert ref["key"] in broker_keys and e["name"] == "AMQP_URL", ref
         elif ref:
             assert ref["name"] == "vux-secrets" and ref["key"] in secret_keys, ref
-    missing = env_names(SETTINGS[service]) - given
+    missing = env_names(SETTINGS[service]) - given - (set() if service in ON_THE_BUS else {"AMQP_URL"})
     assert not missing, f"{service}: {sorted(missing)} reach neither its ConfigMaps nor its env"
 
 
