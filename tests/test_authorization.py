@@ -120,6 +120,8 @@ def expected_table() -> dict:
                                                 operator=403),
         ("allocation", "GET /v1/rounds"): only(COORD),
         ("allocation", "GET /v1/rounds/{id}"): only(COORD),
+        ("allocation", "GET /v1/rounds/{id}/occurrences"): only(COORD),
+        ("allocation", "GET /v1/rounds/{id}/occurrences/{occurrence_id}"): only({**COORD, "coord_lycksele": 403}),
         ("allocation", "POST /v1/offers/tick"): only(COORD),
         ("allocation", "GET /v1/parked"): only({"operator": 200}, coord_umea=403, coord_lycksele=403,
                                                coord_region=403),
@@ -153,9 +155,10 @@ def expected_table() -> dict:
         ("console", "GET /seats/{id}/grant.csv"): console(200),
         ("console", "GET /needs"): console(200, 200, 200),
         ("console", "POST /needs"): console(303),
-        ("console", "GET /rounds"): console(200),
+        ("console", "GET /rounds"): console(200, 200, 200),
         ("console", "POST /rounds"): console(303),
-        ("console", "GET /rounds/{id}"): console(200),
+        ("console", "GET /rounds/{id}"): console(200, 200, 200),
+        ("console", "GET /rounds/{id}/occurrences/{occurrence_id}"): console(200, 200, 403),  # Umeå's course
         ("console", "GET /approvals"): console(200, 200, 200),
         ("console", "POST /approvals/{id}/{rank}"): console(303, 303, 403),  # an Umeå resident's choice
         ("console", "GET /reports"): console(200, 200, 200),
@@ -266,6 +269,7 @@ async def test_every_endpoint_answers_every_kind_of_caller_as_it_should(catalogu
                      "POST /v1/offers/{id}/accept": "AUTH1", "POST /v1/offers/{id}/decline": "AUTH2"}.get(op)
         ids = {"{course_id}": "i.2480.AUTH1", "{feed_id}": feed_id, "{municipality}": "2480",
                "{code}": "2480" if service == "console" else code, "{rank}": "1", "{upload_id}": str(uuid.uuid4()),
+               "{occurrence_id}": "e.2480.AUTH1.1",
                "{service}": "allocation", "{queue}": {"notifier": "notifier.mail"}.get(service, "allocation.demand"),
                "{id}": (offer_of[offer_occ] if offer_occ else app["application_id"]
                         if "applications" in path or "approvals" in path

@@ -1,5 +1,5 @@
 """The console's pure parts and the needs analysis reader: the seat form, comparing scenarios, the grant
-figures, a round per occurrence, a needs CSV, and whom a console token speaks for."""
+figures, a needs CSV, and whom a console token speaks for."""
 import csv
 import io
 
@@ -86,23 +86,6 @@ def test_charts_are_svg_images_without_script_that_runs():
 
     svg = base64.b64decode(uri.split(",", 1)[1]).decode()
     assert "<svg" in svg and "Umeå" in svg and "http://kozea.github.io" not in svg
-
-
-def test_a_round_per_occurrence_keeps_the_reserve_order_and_the_explanations():
-    rnd = {"results": {
-        "aaaaaaaa-1": {"outcome": "offered", "occurrence_id": "o1", "choice_rank": 1, "priority_group": 1,
-                       "lottery": 0.2, "explanation": ["grupp 1"]},
-        "bbbbbbbb-2": {"outcome": "waitlisted", "reserve": {"o1": 2, "o2": 1}, "priority_group": 2, "lottery": 0.1,
-                       "explanation": ["grupp 2"]},
-        "cccccccc-3": {"outcome": "waitlisted", "reserve": {"o1": 1}, "priority_group": 1, "lottery": 0.9,
-                       "explanation": ["grupp 1, lott"]},
-        "dddddddd-4": {"outcome": "rejected", "reason": "inget", "explanation": ["inget"]}},
-        "occurrences": {"o1": {"title": "Svets 1", "municipality_code": "2480"},
-                        "o2": {"title": "Svets 2", "municipality_code": "2482"}}}
-    by = {o["occurrence_id"]: o for o in domain.round_by_occurrence(rnd)}
-    assert [a["reference"] for a in by["o1"]["admitted"]] == ["AAAAAAAA"]
-    assert [(r["position"], r["reference"]) for r in by["o1"]["reserves"]] == [(1, "CCCCCCCC"), (2, "BBBBBBBB")]
-    assert by["o2"]["reserves"][0]["explanation"] == ["grupp 2"] and by["o2"]["title"] == "Svets 2"
 
 
 def test_needs_against_seats_and_demand_are_shares_of_the_county():

@@ -43,8 +43,15 @@ async def fits(page) -> bool:
 
 async def test_regional_coordinator_builds_compares_adopts_and_exports(console, catalogue, allocation,
                                                                      browser, tmp_path):  # noqa: F811
-    status, _ = await catalogue.push("2480", bundle("2480", {"VÅRVÅR01": 2}))
+    feed = bundle("2480", {"VÅRVÅR01": 2})
+    for ev in feed["educationEvents"]:
+        ev["content"]["places"] = 1
+    status, _ = await catalogue.push("2480", feed)
     assert status == 200
+    await occurrences_known(allocation, ["e.2480.VÅRVÅR01.1"])
+    for email in ("first@example.se", "second@example.se"):  # two for one place: one admitted, one reserve
+        status, _ = await allocation.apply(form(["e.2480.VÅRVÅR01.1"], email=email))
+        assert status == 200
     page = await sign_in(browser, console, "region", "regional")
     assert page.url.endswith("/seats")
     await shot(page, "1-seats-empty")
@@ -124,8 +131,17 @@ async def test_regional_coordinator_builds_compares_adopts_and_exports(console, 
     await page.goto(console.url + "/rounds")
     await page.click("text=Kör en antagningsomgång")
     await page.wait_for_selector("p.flash[role=status]")
-    assert "Omgången är körd" in await page.inner_text("p.flash")
+    assert "Omgången är körd: 1 erbjudanden, 1 på reservlista" in await page.inner_text("p.flash")
+    row = await page.locator("#round-occurrences tbody tr").all_inner_texts()
+    assert row == ["Kurs VÅRVÅR01\tUmeå\t1\t1"]
     await shot(page, "7-round")
+    await page.click("#round-occurrences a")
+    await page.wait_for_selector("#admitted")
+    admitted = await page.locator("#admitted tbody tr").all_inner_texts()
+    reserves = await page.locator("#reserves tbody tr").all_inner_texts()
+    assert len(admitted) == 1 and len(reserves) == 1 and reserves[0].startswith("1\t")
+    assert "lott" in (admitted[0] + reserves[0]).lower()  # the explanation says how the tie was broken
+    await shot(page, "7b-round-occurrence")
     await page.goto(console.url + "/reports")
     await page.fill("#to", "2027-12-31")  # the adopted places are next year's
     await page.click("form[action='/reports'] button")

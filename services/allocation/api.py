@@ -131,6 +131,23 @@ class RoundView(RoundSummary):
                                                  "the explanation a coordinator reads")
 
 
+class RoundOccurrences(BaseModel, extra="allow"):
+    round_id: str
+    items: list[dict] = Field(description="{occurrence_id, title, municipality_code, municipality, admitted, "
+                                          "reserves}")
+
+
+class RoundOccurrence(BaseModel):
+    round_id: str
+    occurrence_id: str
+    title: str
+    municipality_code: str
+    admitted: list[dict] = Field(description="{application_id, reference, choice_rank, priority_group, lottery, "
+                                             "explanation}")
+    reserves: list[dict] = Field(description="{application_id, reference, position, priority_group, lottery, "
+                                             "explanation}, in reserve order")
+
+
 class Rounds(BaseModel):
     items: list[RoundSummary]
     total: int
@@ -239,6 +256,12 @@ def create_app(service: AllocationService) -> web.Application:
               body=RoundRequest, response=RoundSummary, status=201, auth=coord, errors=(403, 409, 422), tags=("rounds",))
     api.route("GET", "/v1/rounds", list_rounds, "Admission rounds", response=Rounds, auth=coord, errors=(403,),
               tags=("rounds",))
+    api.route("GET", "/v1/rounds/{id}/occurrences", round_occurrences, "A round's occurrences: admitted and "
+              "reserves counted (a municipality's coordinator: its own)", response=RoundOccurrences, auth=coord,
+              errors=(403, 404), tags=("rounds",))
+    api.route("GET", "/v1/rounds/{id}/occurrences/{occurrence_id}", round_occurrence, "One occurrence in a round: "
+              "the admitted and the reserve list, each with the explanation", response=RoundOccurrence, auth=coord,
+              errors=(403, 404), tags=("rounds",))
     api.route("GET", "/v1/rounds/{id}", get_round, "One round with its explanation", response=RoundView, auth=coord,
               errors=(403, 404), tags=("rounds",))
     api.route("POST", "/v1/distributions", compute_distribution, "Compute a seat distribution scenario",
@@ -527,6 +550,17 @@ async def list_rounds(request: web.Request) -> web.Response:
 async def get_round(request: web.Request) -> web.Response:
     await coordinator(request)
     return json_response(await request.app[SERVICE].get_round(request.match_info["id"]))
+
+
+async def round_occurrences(request: web.Request) -> web.Response:
+    caller = await coordinator(request)
+    return json_response(await request.app[SERVICE].round_occurrences(request.match_info["id"], caller.scope))
+
+
+async def round_occurrence(request: web.Request) -> web.Response:
+    caller = await coordinator(request)
+    return json_response(await request.app[SERVICE].round_occurrence(
+        request.match_info["id"], request.match_info["occurrence_id"], caller.scope))
 
 
 async def compute_distribution(request: web.Request) -> web.Response:

@@ -115,28 +115,89 @@ class RoundsAndOffers:
             duration = time.perf_counter() - t0
             ROUND_SECONDS.observe(duration)
             summary["duration_s"] = round(duration, 3)
+            place_rows, counts = self._places(round_id, per_applicant, occ, names)
             await storage.save_round(conn, offer_rows, status_updates, reserve_updates, {
                 "id": round_id, "seed": seed, "started_by": started_by, "started_at": storage.now(),
-                "duration_s": duration, "summary": orjson.dumps(summary).decode(),
-                "result": orjson.dumps(per_applicant).decode()})
+                "duration_s": duration, "summary": orjson.dumps(summary).decode(), "result": "{}",
+                "occurrences": orjson.dumps(counts).decode()}, place_rows, [
+                {"round_id": round_id, "application_id": aid, "result": orjson.dumps(r).decode()}
+                for aid, r in per_applicant.items()])
             await self._commit_events(conn, events)
         self.relay.notify()
         log.info("round %s: %s", round_id, summary)
         return summary
 
-    async def get_round(self, round_id: str) -> dict:
-        async with self.engine.connect() as conn:
-            r = await storage.round_row(conn, round_id)
+    @staticmethod
+    def _places(round_id: str, per_applicant: dict, occ: dict, names: dict) -> tuple[list[dict], dict]:
+        """A round's rows per occurrence (admitted, reserves) and each occurrence's counts."""
+        rows, counts = [], {}
+
+        def count(oid: str, key: str) -> None:
+            o = occ[oid]
+            c = counts.setdefault(oid, {"title": o.title, "municipality_code": o.municipality_code,
+                                        "municipality": names.get(o.municipality_code, o.municipality_code),
+                                        "admitted": 0, "reserves": 0})
+            c[key] += 1
+
+        for aid, r in per_applicant.items():
+            if r["outcome"] == "offered":
+                rows.append({"round_id": round_id, "occurrence_id": r["occurrence_id"], "application_id": aid,
+                             "outcome": "offered", "position": None, "choice_rank": r["choice_rank"],
+                             "priority_group": r["priority_group"]})
+                count(r["occurrence_id"], "admitted")
+            for oid, pos in (r.get("reserve") or {}).items():
+                rows.append({"round_id": round_id, "occurrence_id": oid, "application_id": aid, "outcome": "reserve",
+                             "position": pos, "choice_rank": None, "priority_group": r["priority_group"]})
+                count(oid, "reserves")
+        return rows, counts
+
+    async def _round(self, conn, round_id: str):  # noqa: ANN001, ANN202
+        r = await storage.round_row(conn, round_id)
         if r is None:
             raise Problem(404, "no round with that id")
-        results = orjson.loads(r.result)
-        ids = sorted({oid for v in results.values() for oid in
-                      ([v["occurrence_id"]] if v.get("occurrence_id") else []) + list(v.get("reserve", {}))})
+        return r
+
+    async def get_round(self, round_id: str) -> dict:
+        """A round whole: every applicant's result (an export; the pages read one occurrence at a time)."""
         async with self.engine.connect() as conn:
-            titles = await storage.occurrence_titles(conn, ids)
-        return {**orjson.loads(r.summary), "started_at": storage.aware(r.started_at).isoformat(),
-                "results": results,
-                "occurrences": {i: {"title": t, "municipality_code": m} for i, (t, m) in titles.items()}}
+            r = await self._round(conn, round_id)
+            stored = await storage.round_results_of(conn, round_id)
+        results = {aid: orjson.loads(v) for aid, v in stored.items()} or orjson.loads(r.result)
+        return {**orjson.loads(r.summary), "started_at": storage.aware(r.started_at).isoformat(), "results": results}
+
+    async def round_occurrences(self, round_id: str, municipality: str | None) -> dict:
+        """Each occurrence the round placed anyone in: how many admitted and on the reserve list."""
+        async with self.engine.connect() as conn:
+            r = await self._round(conn, round_id)
+        counts = orjson.loads(r.occurrences or "{}")
+        items = [{"occurrence_id": oid, **c} for oid, c in counts.items()
+                 if not municipality or c["municipality_code"] == municipality]
+        items.sort(key=lambda c: (c["municipality"], c["title"], c["occurrence_id"]))
+        return {**orjson.loads(r.summary), "started_at": storage.aware(r.started_at).isoformat(), "items": items}
+
+    async def round_occurrence(self, round_id: str, occurrence_id: str, municipality: str | None) -> dict:
+        """One occurrence in a round: the admitted and the reserve list in order, each with the explanation."""
+        async with self.engine.connect() as conn:
+            await self._round(conn, round_id)
+            rows = await storage.round_occurrence(conn, round_id, occurrence_id)
+            titles = await storage.occurrence_titles(conn, [occurrence_id])
+        if occurrence_id not in titles:
+            raise Problem(404, "no such occurrence")
+        title, muni = titles[occurrence_id]
+        if municipality and muni != municipality:
+            raise Problem(403, f"this caller may see only municipality {municipality}'s occurrences")
+        out = {"round_id": round_id, "occurrence_id": occurrence_id, "title": title, "municipality_code": muni,
+               "admitted": [], "reserves": []}
+        for x in rows:
+            res = orjson.loads(x.result)
+            who = {"application_id": x.application_id, "reference": x.application_id[:8].upper(),
+                   "priority_group": x.priority_group, "lottery": res.get("lottery"),
+                   "explanation": res.get("explanation", [])}
+            if x.outcome == "offered":
+                out["admitted"].append({**who, "choice_rank": x.choice_rank})
+            else:
+                out["reserves"].append({**who, "position": x.position})
+        return out
 
     async def list_rounds(self) -> list[dict]:
         async with self.engine.connect() as conn:

@@ -92,7 +92,28 @@ rounds = Table(
     Column("started_at", DateTime(timezone=True), nullable=False),
     Column("duration_s", Float),
     Column("summary", Text, nullable=False),
-    Column("result", Text, nullable=False),  # per applicant: outcome and explanation
+    Column("result", Text, nullable=False),  # per applicant (rounds before round_results; now "{}")
+    Column("occurrences", Text),  # per occurrence: title, municipality, admitted and reserves counted
+)
+
+# Who a round admitted to each occurrence and who it put on the reserve list, and each applicant's
+# explanation: read one occurrence at a time (a round of 100,000 applicants is too much for one page).
+round_places = Table(
+    "round_places", metadata,
+    Column("round_id", String(36), primary_key=True),
+    Column("occurrence_id", String(200), primary_key=True),
+    Column("application_id", String(36), primary_key=True),
+    Column("outcome", String(10), nullable=False),  # offered | reserve
+    Column("position", Integer),  # on the reserve list
+    Column("choice_rank", Integer),
+    Column("priority_group", Integer),
+)
+
+round_results = Table(
+    "round_results", metadata,
+    Column("round_id", String(36), primary_key=True),
+    Column("application_id", String(36), primary_key=True),
+    Column("result", Text, nullable=False),  # outcome, group, lottery number, explanation
 )
 
 distributions = Table(
@@ -332,7 +353,8 @@ async def round_input(conn: AsyncConnection, waiting: tuple[str, ...]) -> tuple[
 
 
 async def save_round(conn: AsyncConnection, offer_rows: list[dict], status_updates: list[dict],
-                     reserve_updates: list[dict], round_row: dict) -> None:
+                     reserve_updates: list[dict], round_row: dict, place_rows: list[dict],
+                     result_rows: list[dict]) -> None:
     if offer_rows:
         await conn.execute(insert(offers), offer_rows)
         await conn.execute(update(choices).where(choices.c.application_id == bindparam("a"),
@@ -346,6 +368,24 @@ async def save_round(conn: AsyncConnection, offer_rows: list[dict], status_updat
                                                  choices.c.rank == bindparam("rk"))
                            .values(reserve_position=bindparam("pos")), reserve_updates)
     await conn.execute(insert(rounds).values(**round_row))
+    for table, rows in ((round_places, place_rows), (round_results, result_rows)):
+        for i in range(0, len(rows), 5000):
+            await conn.execute(insert(table), rows[i:i + 5000])
+
+
+async def round_results_of(conn: AsyncConnection, round_id: str) -> dict[str, str]:
+    return dict((await conn.execute(select(round_results.c.application_id, round_results.c.result)
+                                    .where(round_results.c.round_id == round_id))).all())
+
+
+async def round_occurrence(conn: AsyncConnection, round_id: str, occurrence_id: str) -> list:
+    """One occurrence's admitted and reserves in a round, each with their result (explanation)."""
+    p, r = round_places, round_results
+    return (await conn.execute(
+        select(p.c.application_id, p.c.outcome, p.c.position, p.c.choice_rank, p.c.priority_group, r.c.result)
+        .join(r, (r.c.round_id == p.c.round_id) & (r.c.application_id == p.c.application_id))
+        .where(p.c.round_id == round_id, p.c.occurrence_id == occurrence_id)
+        .order_by(p.c.outcome, p.c.position, p.c.priority_group))).all()
 
 
 async def round_row(conn: AsyncConnection, round_id: str):  # noqa: ANN201

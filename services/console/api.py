@@ -79,7 +79,7 @@ def nav(staff: Staff, w: dict) -> list[tuple[str, str]]:
         return [("/operations", w["operations"])]
     if staff.role == "municipality":
         return [(f"/municipalities/{staff.municipality}", w["municipality"]), ("/approvals", w["approvals"]),
-                ("/needs", w["needs"]), ("/reports", w["reports"])]
+                ("/rounds", w["admission"]), ("/needs", w["needs"]), ("/reports", w["reports"])]
     return [("/seats", w["seats"]), ("/needs", w["needs"]), ("/rounds", w["admission"]),
             ("/approvals", w["approvals"]), ("/reports", w["reports"]), ("/municipalities", w["municipalities"])]
 
@@ -413,9 +413,9 @@ async def import_needs(request: web.Request) -> web.Response:
 # --- admission -----------------------------------------------------------------------------------
 
 async def rounds_page(request: web.Request) -> web.Response:
-    ctx = await ctx_for(request, "regional")
+    ctx = await ctx_for(request, "regional", "municipality")
     rounds = (await ctx.call("allocation", "GET", "/v1/rounds"))["items"]
-    return ctx.page("rounds.html", rounds=list(reversed(rounds)), may_run=True)
+    return ctx.page("rounds.html", rounds=list(reversed(rounds)), may_run=ctx.staff.role == "regional")
 
 
 async def run_round(request: web.Request) -> web.Response:
@@ -426,9 +426,20 @@ async def run_round(request: web.Request) -> web.Response:
 
 
 async def round_page(request: web.Request) -> web.Response:
-    ctx = await ctx_for(request, "regional")
-    r = await ctx.call("allocation", "GET", f"/v1/rounds/{request.match_info['id']}")
-    return ctx.page("round.html", r=r, occurrences=domain.round_by_occurrence(r), names=names())
+    """A round's occurrences with their counts (the service gives a municipality's staff their own)."""
+    ctx = await ctx_for(request, "regional", "municipality")
+    r = await ctx.call("allocation", "GET", f"/v1/rounds/{quote(request.match_info['id'], safe='')}/occurrences")
+    chosen = request.query.get("municipality") or None
+    items = [o for o in r["items"] if not chosen or o["municipality_code"] == chosen]
+    return ctx.page("round.html", r=r, items=items, chosen=chosen,
+                    municipalities=names() if ctx.staff.role == "regional" else None)
+
+
+async def round_occurrence_page(request: web.Request) -> web.Response:
+    ctx = await ctx_for(request, "regional", "municipality")
+    round_id, oid = (quote(request.match_info[k], safe="") for k in ("id", "occurrence_id"))
+    o = await ctx.call("allocation", "GET", f"/v1/rounds/{round_id}/occurrences/{oid}")
+    return ctx.page("occurrence.html", o=o, names=names())
 
 
 async def approvals_page(request: web.Request) -> web.Response:
@@ -595,7 +606,9 @@ def create_app(service: ConsoleService) -> web.Application:
     r("POST", "/needs", import_needs, "Import a needs analysis (CSV)", **signed, **upload_form, status=303)
     r("GET", "/rounds", rounds_page, "Admission rounds", **signed)
     r("POST", "/rounds", run_round, "Run an admission round", **signed, **form)
-    r("GET", "/rounds/{id}", round_page, "A round per occurrence: admitted, reserves, explanations", **signed)
+    r("GET", "/rounds/{id}", round_page, "A round's occurrences: admitted and reserves counted", **signed)
+    r("GET", "/rounds/{id}/occurrences/{occurrence_id}", round_occurrence_page, "One occurrence in a round: the "
+      "admitted and the reserve list, each with the explanation", **signed)
     r("GET", "/approvals", approvals_page, "Studies elsewhere waiting for the home municipality", **signed)
     r("POST", "/approvals/{id}/{rank}", decide, "Approve or deny a resident's choice", **signed, **form)
     r("GET", "/reports", reports_page, "Figures per municipality and area for a period (printable)", **signed)

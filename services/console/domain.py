@@ -1,6 +1,6 @@
 """What the console's pages compute from the services' answers (pure, no I/O): the seat form read
 into a distribution request, two scenarios compared, the grant application's figures, needs against
-seats against demand, a round per occurrence, and the CSV files.
+seats against demand, and the CSV files.
 
 Words here are column names of exported files (Swedish, as the grant application is written) and the
 keys of words.json; what a page says is in words.json."""
@@ -165,28 +165,3 @@ def flows(demand: dict, names: dict[str, str]) -> list[dict]:
     rows = [{"home": names.get(f["home"], f["home"]), "study": names.get(f["study"], f["study"]),
              "applications": f["applications"], "elsewhere": f["home"] != f["study"]} for f in demand.get("flows", [])]
     return sorted(rows, key=lambda r: (-r["applications"], r["home"], r["study"]))
-
-
-def round_by_occurrence(rnd: dict) -> list[dict]:
-    """A round's outcome per occurrence: who was admitted and the reserve list in order, each with the
-    explanation the allocation service wrote."""
-    occ: dict[str, dict] = {}
-    titles = rnd.get("occurrences", {})
-
-    def entry(oid: str) -> dict:
-        t = titles.get(oid, {})
-        return occ.setdefault(oid, {"occurrence_id": oid, "title": t.get("title", oid),
-                                    "municipality_code": t.get("municipality_code", ""), "admitted": [],
-                                    "reserves": []})
-
-    for app_id, r in rnd.get("results", {}).items():
-        who = {"reference": app_id[:8].upper(), "priority_group": r.get("priority_group"),
-               "lottery": r.get("lottery"), "explanation": r.get("explanation", [])}
-        if r.get("outcome") == "offered":
-            entry(r["occurrence_id"])["admitted"].append({**who, "choice_rank": r.get("choice_rank")})
-        for oid, pos in (r.get("reserve") or {}).items():
-            entry(oid)["reserves"].append({**who, "position": pos})
-    for o in occ.values():
-        o["admitted"].sort(key=lambda w: (w["priority_group"] or 9, w["lottery"] or 0))
-        o["reserves"].sort(key=lambda w: w["position"])
-    return sorted(occ.values(), key=lambda o: (o["municipality_code"], o["title"]))
