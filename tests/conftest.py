@@ -426,7 +426,7 @@ async def allocation(db_factory, bus_names):
     settings = AllocationSettings(database_url=await db_factory("allocation"), amqp_url=broker_url("allocation"), http_port=port,
                                   outbox_poll_s=0.2, retry_delays_s=[0.2, 0.5], public_url=f"http://127.0.0.1:{port}",
                                   expiry_check_s=3600, apply_rate_per_minute=100_000,
-                                  applications_per_address_per_day=100, **bus_names)
+                                  applications_per_address_per_day=100, statistics_refresh_s=0, **bus_names)
     service = AllocationService(settings)
     async with served(service, create_app, port, lambda: service.bus.connected and service.bus.consuming,
                       "allocation") as runner, aiohttp.ClientSession() as http, \

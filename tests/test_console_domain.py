@@ -150,3 +150,21 @@ def test_a_console_call_gets_the_persons_role_or_none(header, role, scope):
     assert (caller.role, caller.scope) == (role, scope)
     if header and role != "none":
         assert caller.name.endswith("(console)") and "%" not in caller.name
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=400) | st.builds(lambda rows: "target,weight,source,year\n" + "\n".join(rows),
+                                         st.lists(st.text(max_size=60), max_size=8)))
+def test_any_text_is_read_or_refused_with_its_lines_never_a_crash(text):
+    try:
+        n = parse(text)
+    except NeedsErrors as e:
+        assert e.errors and all(isinstance(err["line"], int) and err["message"] for err in e.errors)
+    else:
+        assert n.rows and abs(sum(n.weights.values()) - 100) < 0.1
+
+
+def test_a_bad_line_is_named_by_its_line_in_the_file_blank_lines_counted():
+    with pytest.raises(NeedsErrors) as e:
+        parse("target,weight,source,year\n\nVård och omsorg,1,X,2026\n\nRymdteknik,1,X,2026\n")
+    assert [err["line"] for err in e.value.errors] == [5]

@@ -58,8 +58,13 @@ def parse(text: str) -> NeedsAnalysis:
     sample = text[:2000]
     dialect = csv.excel_tab if sample.count("\t") > sample.count(",") and sample.count("\t") > sample.count(";") \
         else type("semi", (csv.excel,), {"delimiter": ";"}) if sample.count(";") > sample.count(",") else csv.excel
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")), dialect=dialect)
-    header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff"), newline=""), dialect=dialect)
+    try:
+        header = [h.strip().lower() for h in (reader.fieldnames or [])]
+        rows = [(reader.line_num, r) for r in reader]  # the file's own line numbers, blank lines counted
+    except csv.Error as exc:
+        raise NeedsErrors([{"line": reader.line_num or 1, "field": "", "message": f"not readable as CSV: {exc}"}]) \
+            from None
     missing = [c for c in ("target", "source", "year") if c not in header]
     if missing or not ({"weight", "shortage"} & set(header)):
         want = ", ".join(COLUMNS)
@@ -69,10 +74,10 @@ def parse(text: str) -> NeedsAnalysis:
                                        f"this file has {got}"}])
     reader.fieldnames = header
     known_areas, by_ssyk = areas(), occupation_areas()
-    errors, rows = [], []
+    errors, read = [], []
     sources, years, bases = set(), set(), set()
-    for line, raw in enumerate(reader, start=2):
-        if line - 1 > MAX_ROWS:
+    for n, (line, raw) in enumerate(rows, start=1):
+        if n > MAX_ROWS:
             errors.append({"line": line, "field": "", "message": f"at most {MAX_ROWS} rows"})
             break
         r = {k: (v or "").strip() for k, v in raw.items() if k}
@@ -109,16 +114,16 @@ def parse(text: str) -> NeedsAnalysis:
         bases.add("weight" if weight is not None else "shortage")
         sources.add(r["source"])
         years.add(int(r["year"]))
-        rows.append({"line": line, "target": target, "value": value, "source": r["source"], "year": int(r["year"])})
+        read.append({"line": line, "target": target, "value": value, "source": r["source"], "year": int(r["year"])})
     if len(bases) > 1:
         errors.append({"line": 1, "field": "weight", "message": "the file mixes weights and shortage figures; "
                        "use one of the two for every row"})
-    if not rows and not errors:
+    if not read and not errors:
         errors.append({"line": 2, "field": "", "message": "the file has no rows"})
     if errors:
         raise NeedsErrors(errors)
     per_area: dict[str, float] = {}
-    for r in rows:
+    for r in read:
         targets = by_ssyk[r["target"]] if r["target"] in by_ssyk else (r["target"],)
         for a in targets:
             per_area[a] = per_area.get(a, 0.0) + r["value"] / len(targets)
@@ -126,5 +131,5 @@ def parse(text: str) -> NeedsAnalysis:
     if total <= 0:
         raise NeedsErrors([{"line": 2, "field": "weight", "message": "the needs add up to zero"}])
     weights = {a: round(100 * v / total, 2) for a, v in sorted(per_area.items(), key=lambda kv: -kv[1])}
-    return NeedsAnalysis(source="; ".join(sorted(sources)), year=max(years), basis=bases.pop(), rows=rows,
+    return NeedsAnalysis(source="; ".join(sorted(sources)), year=max(years), basis=bases.pop(), rows=read,
                          weights=weights)

@@ -4,13 +4,14 @@ capacities, the region's needs analysis (needs.py reads it), the demand per area
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date
 
 import orjson
 
 from services.allocation import storage
 from services.allocation.distribution import DistributionInput, distribute, largest_remainder
 from services.allocation.needs import NeedsErrors, parse as parse_needs
+from services.allocation.statistics import report as period_report
 from shared.events import ChatTurnPayload
 from shared.outbox import claim_event
 from shared.problems import Problem
@@ -108,67 +109,18 @@ class SeatsAndDemand:
 
     async def report(self, since: date, until: date, municipality: str | None) -> dict:
         """Per study municipality and area within the period: places distributed (the adopted scenarios of
-        the period's years), applications, offers, accepted and withdrawn."""
-        t0 = datetime.combine(since, time(), timezone.utc)
-        t1 = datetime.combine(until + timedelta(days=1), time(), timezone.utc)
-        table: dict[tuple[str, str], dict] = {}
-
-        def cell(area, muni):  # noqa: ANN001, ANN202
-            return table.setdefault((muni or "-", area or "-"), {
-                "municipality_code": muni or "-", "area": area or "-", "places": 0, "applications": 0,
-                "offers": 0, "accepted": 0, "withdrawn": 0})
-
+        the period's years), applications, offers, accepted and withdrawn (statistics.py)."""
+        snap = await self.statistics.get()
         async with self.engine.connect() as conn:
-            applied, offered = await storage.report_rows(conn, t0, t1)
-            adopted = await storage.adopted_results(conn)
-        for year, result in adopted:
-            if since.year <= year <= until.year:
-                for m in orjson.loads(result)["municipalities"]:
-                    for area, places in m["by_area"].items():
-                        cell(area, m["code"])["places"] += places
-        for area, muni, n, withdrawn in applied:
-            c = cell(area, muni)
-            c["applications"] += n
-            c["withdrawn"] += int(withdrawn or 0)
-        for area, muni, status, n in offered:
-            c = cell(area, muni)
-            c["offers"] += n
-            if status == "accepted":
-                c["accepted"] += n
-            elif status == "withdrawn":
-                c["withdrawn"] += n
-        items = [c for k, c in sorted(table.items()) if not municipality or c["municipality_code"] == municipality]
-        return {"from": since.isoformat(), "to": until.isoformat(), "items": items}
+            adopted = [(year, orjson.loads(result)) for year, result in await storage.adopted_results(conn)]
+        return period_report(snap, adopted, since, until, municipality)
 
     async def demand(self, municipality: str | None = None) -> dict:
-        """Demand per area and municipality; with `municipality`, only what concerns it."""
-        full = await self._demand()
+        """Demand per area and municipality, and where applicants live and study; with `municipality`,
+        only what concerns it."""
+        snap = await self.statistics.get()
+        items, flows = snap.demand, snap.flows
         if municipality:
-            full["items"] = [c for c in full["items"] if c["municipality_code"] == municipality]
-            full["flows"] = [f for f in full["flows"] if municipality in (f["home"], f["study"])]
-        return full
-
-    async def _demand(self) -> dict:
-        table: dict[tuple[str, str], dict] = {}
-
-        def cell(area, muni):  # noqa: ANN001, ANN202
-            return table.setdefault((area or "-", muni or "-"), {"area": area or "-", "municipality_code": muni or "-",
-                                                                 "applications": 0, "first_choices": 0, "offers": 0,
-                                                                 "accepted": 0, "reserve": 0, "chat_turns": 0})
-
-        async with self.engine.connect() as conn:
-            applied, offered, chat = await storage.demand_rows(conn)
-        for area, muni, n, first, reserve in applied:
-            c = cell(area, muni)
-            c["applications"], c["first_choices"], c["reserve"] = n, int(first or 0), reserve
-        for area, muni, status, n in offered:
-            c = cell(area, muni)
-            c["offers"] += n
-            if status == "accepted":
-                c["accepted"] += n
-        for area, muni, turns in chat:
-            cell(area, muni)["chat_turns"] += turns
-        async with self.engine.connect() as conn:
-            flows = await storage.home_study_flows(conn)
-        return {"items": sorted(table.values(), key=lambda c: (c["area"], c["municipality_code"])),
-                "flows": [{"home": h, "study": s, "applications": n} for h, s, n in sorted(flows)]}
+            items = [c for c in items if c["municipality_code"] == municipality]
+            flows = [f for f in flows if municipality in (f["home"], f["study"])]
+        return {"as_of": snap.as_of.isoformat(), "items": items, "flows": flows}

@@ -13,6 +13,7 @@ from services.allocation.catalogue_copy import CatalogueCopy
 from services.allocation.rounds import RoundsAndOffers
 from services.allocation.seats import SeatsAndDemand
 from services.allocation.settings import AllocationSettings
+from services.allocation.statistics import Statistics
 from shared.events import Envelope
 from shared.logs import correlation_id
 from shared.outbox import OutboxRelay, add_events
@@ -33,6 +34,7 @@ class AllocationService(CatalogueCopy, Applications, RoundsAndOffers, SeatsAndDe
         self.policy = admission.PriorityPolicy(short_education=set(settings.priority_short_education),
                                                weak_position=set(settings.priority_weak_position))
         self.link_secret = b""
+        self.statistics = Statistics(self.engine, settings.statistics_refresh_s)
 
     def register_handlers(self) -> None:
         handlers.register(self.bus, self)
@@ -44,6 +46,7 @@ class AllocationService(CatalogueCopy, Applications, RoundsAndOffers, SeatsAndDe
 
     async def on_stop(self) -> None:
         await self.relay.stop()
+        await self.statistics.stop()
 
     async def _load_link_secret(self) -> bytes:
         """LINK_SECRET if set, else one generated at first start and kept in the database (replicas share it)."""

@@ -8,6 +8,8 @@ class AllocationSettings(ServiceSettings):
     service_name: str = "allocation"
     http_port: int = 8083
     public_url: str = Field("http://127.0.0.1:8083", description="Address learners reach this service at (links in e-mails)")
+    statistics_refresh_s: float = Field(30, ge=0, description="The demand and report figures are counted at most "
+                                        "this often (seconds); 0: on every request")
     apply_rate_per_minute: int = Field(10, description="Applications one client address may send per minute")
     applications_per_address_per_day: int = Field(3, description="Applications (and so receipts) one e-mail "
                                                   "address may cause in 24 hours, whoever sends them")

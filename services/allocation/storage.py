@@ -495,20 +495,21 @@ async def home_study_flows(conn: AsyncConnection) -> list:
         .where(a.c.status != "unconfirmed").group_by(a.c.home_municipality, o.c.municipality_code))).all()
 
 
-async def report_rows(conn: AsyncConnection, since: datetime, until: datetime) -> tuple[list, list]:
-    """Per area and study municipality within [since, until): choices of applications confirmed then, and
-    offers made then by outcome (accepted, withdrawn, ...)."""
+async def report_days(conn: AsyncConnection) -> tuple[list, list]:
+    """Per area, study municipality and day: choices of the applications confirmed that day (and how many
+    are withdrawn), and offers made that day by status."""
     a, ch, o, of = applications, choices, occurrences, offers
+    day = func.date(a.c.confirmed_at)
     applied = (await conn.execute(
-        select(o.c.area, o.c.municipality_code, func.count(),
+        select(o.c.area, o.c.municipality_code, day, func.count(),
                func.sum(case((ch.c.state == "withdrawn", 1), else_=0)))
         .join(ch, ch.c.occurrence_id == o.c.id).join(a, a.c.id == ch.c.application_id)
-        .where(a.c.confirmed_at >= since, a.c.confirmed_at < until)
-        .group_by(o.c.area, o.c.municipality_code))).all()
+        .where(a.c.confirmed_at.is_not(None)).group_by(o.c.area, o.c.municipality_code, day))).all()
+    offer_day = func.date(of.c.created_at)
     offered = (await conn.execute(
-        select(o.c.area, o.c.municipality_code, of.c.status, func.count())
-        .join(o, o.c.id == of.c.occurrence_id).where(of.c.created_at >= since, of.c.created_at < until)
-        .group_by(o.c.area, o.c.municipality_code, of.c.status))).all()
+        select(o.c.area, o.c.municipality_code, offer_day, of.c.status, func.count())
+        .join(o, o.c.id == of.c.occurrence_id)
+        .group_by(o.c.area, o.c.municipality_code, offer_day, of.c.status))).all()
     return applied, offered
 
 

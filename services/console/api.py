@@ -391,6 +391,7 @@ async def needs_page(request: web.Request, **extra) -> web.Response:  # noqa: AN
                                          "applications_share": w["applications_share"], "chat_share": w["chat_share"]},
                                   w["demand_chart"]) if rows else ""
     return ctx.page("needs.html", status=extra.pop("status", 200), needs=needs, rows=rows, chart=chart,
+                    demand_as_of=demand.get("as_of"),
                     flows=domain.flows(demand, names()), may_import=ctx.staff.role == "regional", **extra)
 
 
@@ -487,6 +488,7 @@ async def reports_page(request: web.Request) -> web.Response:
     period, report = await _report(ctx)
     query = urlencode({k: v for k, v in period.items() if v})
     return ctx.page("reports.html", report=report, totals=domain.report_totals(report), names=names(),
+                    report_as_of=report.get("as_of"),
                     period_from=period["from"], period_to=period["to"], chosen=period["municipality"],
                     municipalities=names() if ctx.staff.role == "regional" else None, query=query)
 
