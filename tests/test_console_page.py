@@ -25,6 +25,9 @@ async def sign_in(browser, console, username, role, municipality=None, **options
     page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
     page.csp_errors = errors
     await page.goto(console.url + "/")
+    await page.wait_for_selector("#username")
+    if username == "region":
+        await shot(page, "0-signin")
     await page.fill("#username", username)
     await page.fill("#password", password)
     await page.click("button[type=submit]")
@@ -129,6 +132,7 @@ async def test_regional_coordinator_builds_compares_adopts_and_exports(console, 
 
     # The other regional pages: rounds (run one), reports (printable), all without script errors.
     await page.goto(console.url + "/rounds")
+    await shot(page, "7a-rounds")
     await page.click("text=Kör en antagningsomgång")
     await page.wait_for_selector("p.flash[role=status]")
     assert "Omgången är körd: 1 erbjudanden, 1 på reservlista" in await page.inner_text("p.flash")
@@ -148,6 +152,17 @@ async def test_regional_coordinator_builds_compares_adopts_and_exports(console, 
     await page.wait_for_url("**to=2027-12-31**")
     report = await page.locator("#report tbody tr").all_inner_texts()
     assert any(r.startswith("Umeå\tVård och omsorg") for r in report)
+    await shot(page, "8a-report")
+
+    # English too: the same page, the person's choice kept.
+    await page.click("text=In English")
+    assert await page.get_attribute("html", "lang") == "en"
+    assert "Reports" in await page.inner_text("h1") and "Education area" in await page.inner_text("#report thead")
+    await page.goto(console.url + "/seats")
+    assert "Seat distribution" in await page.inner_text("h1")
+    await shot(page, "8b-seats-english")
+    await page.click("text=På svenska")
+    await page.goto(console.url + "/reports?to=2027-12-31")
     await page.emulate_media(media="print")
     assert not await page.locator("nav").is_visible()
     await shot(page, "8-report-print")

@@ -275,7 +275,7 @@ def create_app(service: AllocationService) -> web.Application:
               response=Demand, auth=coord, errors=(403,), tags=("seats",))
     api.route("GET", "/v1/distributions", list_distributions, "Distribution scenarios, newest first",
               query=DistributionsQuery, response=Distributions, auth=coord, errors=(400, 403), tags=("seats",))
-    api.route("POST", "/v1/needs", import_needs, "Import the region's needs analysis (CSV, docs/needs_analysis.md)",
+    api.route("POST", "/v1/needs", import_needs, "Import the region's needs analysis (CSV, docs/needs-analysis.md)",
               body={"type": "string"}, body_types=("text/csv",), response=Needs, auth=coord,
               errors=(400, 403, 413, 415, 422), tags=("seats",))
     api.route("GET", "/v1/needs", get_needs, "The latest needs analysis", response=Needs, auth=coord,

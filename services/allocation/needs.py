@@ -1,6 +1,6 @@
 """The region's needs analysis, read from a CSV file (pure, no I/O).
 
-The file (docs/needs_analysis.md):
+The file (docs/needs-analysis.md):
 
     target,weight,shortage,source,year
     Vård och omsorg,3,,Region Västerbotten kompetensbehovsanalys,2026
