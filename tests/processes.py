@@ -138,6 +138,8 @@ class System:
             service = service_object(p.service, events_exchange=env["EVENTS_EXCHANGE"],
                                      queue_prefix=env["QUEUE_PREFIX"], instance_name=p.name,
                                      retry_delays_s=[0.3, 1.0])
+            if not hasattr(service, "bus"):
+                continue  # the console keeps no queues
             service.register_handlers()
             names += [n for sub in service.bus.subscriptions for n in service.bus.queue_names(sub.queue).values()]
         await delete_queues(names)

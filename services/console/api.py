@@ -555,23 +555,14 @@ async def as_pages(request: web.Request, handler):  # noqa: ANN001, ANN201
         return await handler(request)
     except web.HTTPException:
         raise
-    except Problem as exc:
-        ctx = Ctx(request, None)
-        who = await request.app[SERVICE].signed_in(request.cookies.get(COOKIE))
-        if who:
-            ctx = Ctx(request, *who)
-        heading = {403: ctx.w["forbidden"], 404: ctx.w["not_found"]}.get(exc.status, ctx.w["refused"].format(
-            detail=""))
-        return ctx.message(exc.status, heading, "" if exc.detail == heading else exc.detail)
-    except Refused as exc:
+    except (Problem, Refused, Unavailable) as exc:
         who = await request.app[SERVICE].signed_in(request.cookies.get(COOKIE))
         ctx = Ctx(request, *who) if who else Ctx(request, None)
-        heading = {403: ctx.w["forbidden"], 404: ctx.w["not_found"]}.get(exc.status, ctx.w["refused"].format(
-            detail=""))
-        return ctx.message(exc.status, heading, exc.detail)
-    except Unavailable as exc:
-        ctx = Ctx(request, None)
-        return ctx.message(503, ctx.w["unavailable"].format(what=exc), "")
+        if isinstance(exc, Unavailable):
+            return ctx.message(503, ctx.w["unavailable"].format(what=exc))
+        heading = {403: ctx.w["forbidden"], 404: ctx.w["not_found"]}.get(exc.status) or \
+            ctx.w["refused"].format(detail="")
+        return ctx.message(exc.status, heading, "" if exc.detail == heading else exc.detail)
 
 
 def create_app(service: ConsoleService) -> web.Application:

@@ -51,11 +51,20 @@ class County:
                "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(self.smtp_port), "SEND_RETRY_DELAYS_S": "[0.3, 1.0, 2.0]",
                "CHAT_RATE_PER_MINUTE": "100000", "ALLOCATION__APPLY_RATE_PER_MINUTE": "100000",
                "SEARCH__INSTANCE_NAME": "search-e2e",
-               "ALLOCATION__PUBLIC_URL": self.url("allocation")}
+               "ALLOCATION__PUBLIC_URL": self.url("allocation"),
+               "ALLOCATION__STATISTICS_REFRESH_S": "0"}  # the journey reads demand right after erasure
         for s, port in self.ports.items():
             env[f"{s.upper()}_PORT"] = str(port)
             env[f"{s.upper()}__DATABASE_URL"] = self.database_urls[s]
         return env
+
+    async def console_session(self, username: str) -> aiohttp.ClientSession:
+        """An HTTP session signed in to the staff console as one of the launcher's demo staff."""
+        http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True), timeout=aiohttp.ClientTimeout(total=60))
+        async with http.post(self.url("console") + "/signin", allow_redirects=False,
+                             data={"username": username, "password": self.staff_passwords[username]}) as r:
+            assert r.status == 303, await r.text()
+        return http
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
@@ -76,6 +85,7 @@ class County:
         self.coordinator = re.search(r"regional coordinator token \(allocation\): (\S+)", printed).group(1)
         self.operator = re.search(r"operator token \(notifier /v1/deliveries\): (\S+)", printed).group(1)
         self.counsellor_password = re.search(r"user demo, password (\S+)\)", printed).group(1)
+        self.staff_passwords = dict(re.findall(r"^ +\w+ +user (\w+) +password (\S+)$", printed, re.M))
 
     def _read_output(self) -> None:
         for line in self.launcher.stdout:

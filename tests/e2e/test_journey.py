@@ -218,6 +218,15 @@ async def test_the_county_journey_under_faults(county: County, smtp):
     status, round_view = await county.call("allocation", "GET", f"/v1/rounds/{one['round_id']}", token=coord)
     ali_result = round_view["results"][ali["application_id"]]
     assert any("reservplats 1" in line for line in ali_result["explanation"]), ali_result
+    # The same round on the staff console, as the region's coordinator signed in there reads it.
+    console = await county.console_session("region")
+    secrets += list(county.staff_passwords.values())
+    try:
+        async with console.get(county.url("console") + f"/rounds/{one['round_id']}/occurrences/{contested}") as r:
+            page = await r.text()
+        assert r.status == 200 and ali["application_id"][:8].upper() in page and "reservplats 1" in page, page[-2000:]
+    finally:
+        await console.close()
 
     offer_id, answer = answer_link(john_offer)
     secrets.append(answer)
