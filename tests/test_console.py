@@ -147,3 +147,20 @@ async def test_bad_input_is_told_in_the_page_and_nothing_is_stored(console, cata
     finally:
         await region.close()
         await umea.close()
+
+
+async def test_a_body_that_is_no_form_is_a_400_page_and_changes_nothing(console, allocation):
+    region = await console.signed_in("region", "regional")
+    try:
+        for path in ("/needs", "/municipalities/2480/uploads", "/seats", "/rounds", "/signin"):
+            for ctype, body in (("multipart/form-data; boundary=4bea", b"--4bea\r\n--4bea--\r\n"),
+                                ("multipart/form-data", b"xx"), ("application/x-www-form-urlencoded", b"%zz=%%"),
+                                ("text/plain", b"\xff\xfe")):
+                async with region.post(console.url + path, data=body, headers={"Content-Type": ctype}) as r:
+                    assert 400 <= r.status < 500, (path, ctype, r.status)
+                    assert r.content_type == "text/html"
+        for path in ("/v1/distributions", "/v1/rounds"):
+            status, got = await allocation.call("GET", path)
+            assert got["items"] == [], path
+    finally:
+        await region.close()

@@ -123,7 +123,7 @@ class Ctx:
         return await self.service.backends.call(service, method, path, self.staff, **kw)
 
     async def form(self) -> dict:
-        data = await self.request.post()
+        data = await read_form(self.request)
         if data.get("csrf") != self.csrf:
             raise Problem(403, self.w["bad_csrf"], type="bad-form-token")
         return dict(data)
@@ -151,23 +151,39 @@ def own_municipality(ctx: Ctx, code: str) -> None:
         raise Problem(403, ctx.w["forbidden_other"])
 
 
+UNREADABLE = "the form could not be read; send it from the console's page"
+
+
+async def read_form(request: web.Request) -> dict:
+    """A posted form's fields; a body that is no form is a 400, never a crash."""
+    try:
+        return dict(await request.post())
+    except web.HTTPException:
+        raise  # too large: aiohttp's own 413
+    except Exception:  # noqa: BLE001 - aiohttp's parsers raise many kinds on a malformed body
+        raise Problem(400, UNREADABLE) from None
+
+
 async def read_file(request: web.Request, max_bytes: int) -> tuple[dict, str, bytes | None, int]:
     """A multipart form's fields and its one file (name, bytes) read up to `max_bytes`; the file is None
     when it is larger (its size so far is returned, and the rest is not read)."""
     fields, filename, body, size = {}, "", b"", 0
-    reader = await request.multipart()
-    while (part := await reader.next()) is not None:
-        if part.filename is None:
-            fields[part.name] = (await part.read(decode=True)).decode(errors="replace")[:200]
-            continue
-        filename = part.filename
-        chunks = []
-        while chunk := await part.read_chunk(65536):
-            size += len(chunk)
-            if size > max_bytes:
-                return fields, filename, None, size
-            chunks.append(chunk)
-        body = b"".join(chunks)
+    try:
+        reader = await request.multipart()
+        while (part := await reader.next()) is not None:
+            if part.filename is None:
+                fields[part.name or ""] = (await part.read(decode=True)).decode(errors="replace")[:200]
+                continue
+            filename = part.filename
+            chunks = []
+            while chunk := await part.read_chunk(65536):
+                size += len(chunk)
+                if size > max_bytes:
+                    return fields, filename, None, size
+                chunks.append(chunk)
+            body = b"".join(chunks)
+    except Exception:  # noqa: BLE001 - as read_form: a malformed multipart body is unreadable, not a crash
+        raise Problem(400, UNREADABLE) from None
     return fields, filename, body, size
 
 
@@ -184,7 +200,7 @@ async def signin_page(request: web.Request) -> web.Response:
 
 async def signin(request: web.Request) -> web.Response:
     ctx = Ctx(request, None)
-    form = await request.post()
+    form = await read_form(request)
     username, password = str(form.get("username", ""))[:80], str(form.get("password", ""))[:200]
     got = await ctx.service.sign_in(username, password) if username and password else None
     if got is None:
