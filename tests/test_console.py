@@ -6,7 +6,7 @@ import pytest
 
 from shared.tokens import STAFF_HEADER
 
-pytestmark = [pytest.mark.slow, pytest.mark.parametrize("db_factory", ["sqlite"], indirect=True)]
+pytestmark = [pytest.mark.slow, pytest.mark.parametrize("db_factory", ["sqlite", "postgres"], indirect=True)]
 
 HEADER = ("Tillfälle-id;Kurskod;Kursnamn;Beskrivning;Skolform;Anordnare;Ort;Startdatum;Slutdatum;Studietakt;Distans;"
           "Sista ansökningsdag;Länk;Undervisningsspråk;Platser;Status")
@@ -164,3 +164,39 @@ async def test_a_body_that_is_no_form_is_a_400_page_and_changes_nothing(console,
             assert got["items"] == [], path
     finally:
         await region.close()
+
+
+async def test_reports_count_the_period_and_export_it(console, catalogue, allocation):
+    from datetime import date
+
+    from tests.feeds import bundle
+    from tests.test_allocation_service import form, occurrences_known
+
+    feed = bundle("2482", {"SVETS": 1})
+    feed["educationEvents"][0]["content"]["places"] = 1
+    assert (await catalogue.push("2482", feed))[0] == 200
+    await occurrences_known(allocation, ["e.2482.SVETS.1"])
+    for email in ("a@example.se", "b@example.se"):
+        assert (await allocation.apply(form(["e.2482.SVETS.1"], email=email, home="2480")))[0] == 200
+    assert (await allocation.call("POST", "/v1/rounds", {}))[0] == 201
+    region = await console.signed_in("region", "regional")
+    umea = await console.signed_in("umea", "municipality", "2480")
+    today = date.today().isoformat()
+    try:
+        async with region.get(f"{console.url}/reports.csv", params={"from": today, "to": today}) as r:
+            assert r.status == 200 and "attachment" in r.headers["Content-Disposition"]
+            rows = (await r.text()).splitlines()
+        assert rows[0].startswith("kommunkod,kommun,område") and len(rows) == 2
+        assert rows[1].startswith("2482,Skellefteå,") and rows[1].endswith(",2,1,0,0"), rows
+        # Yesterday's period holds none of it.
+        async with region.get(f"{console.url}/reports.csv", params={"from": "2020-01-01", "to": "2020-12-31"}) as r:
+            assert (await r.text()).splitlines()[1:] == []
+        # Umeå's coordinator: the report is about courses in Umeå, so Skellefteå's row is not theirs.
+        async with umea.get(f"{console.url}/reports.csv", params={"from": today, "to": today}) as r:
+            assert (await r.text()).splitlines()[1:] == []
+        async with umea.get(f"{console.url}/needs") as r:
+            page = await r.text()
+        assert r.status == 200 and "Umeå" in page and "Skellefteå" in page  # lives in Umeå, studies in Skellefteå
+    finally:
+        await region.close()
+        await umea.close()
