@@ -200,3 +200,25 @@ async def test_reports_count_the_period_and_export_it(console, catalogue, alloca
     finally:
         await region.close()
         await umea.close()
+
+
+async def test_an_upload_that_withdraws_most_courses_waits_for_a_yes_in_the_page(console, catalogue):
+    umea = await console.signed_in("umea", "municipality", "2480")
+    try:
+        status, page = await upload(umea, console.url, "2480", csv_feed("UME", 4), "kurser.csv")
+        assert status == 200 and "Filen är inläst" in page
+        status, page = await upload(umea, console.url, "2480", csv_feed("UME", 1), "kurser.csv")
+        assert status == 409 and "återta 3 av kommunens 4 aktiva kurstillfällen" in page
+        status, courses = await catalogue.get("/v1/courses", municipality="2480")
+        assert sum(len(c["occurrences"]) for c in courses["items"]) == 4  # nothing changed yet
+        action = page.split('action="/municipalities/2480/uploads/', 1)[1].split('"', 1)[0]
+        async with umea.post(f"{console.url}/municipalities/2480/uploads/{action}", data={"csrf": csrf_of(page)}) as r:
+            assert r.status == 200
+            assert "Filen är inläst" in await r.text()
+        status, courses = await catalogue.get("/v1/courses", municipality="2480")
+        assert sum(len(c["occurrences"]) for c in courses["items"]) == 1
+        # The confirmation is used once.
+        async with umea.post(f"{console.url}/municipalities/2480/uploads/{action}", data={"csrf": csrf_of(page)}) as r:
+            assert r.status == 404 and "Ladda upp filen igen" in await r.text()
+    finally:
+        await umea.close()

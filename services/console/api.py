@@ -396,18 +396,21 @@ async def needs_page(request: web.Request, **extra) -> web.Response:  # noqa: AN
     needs = await _latest_needs(ctx)
     demand = await ctx.call("allocation", "GET", "/v1/demand")
     adopted = None
-    if ctx.staff.role == "regional":
-        listed = (await ctx.call("allocation", "GET", "/v1/distributions"))["items"]
-        chosen = next((s for s in listed if s["status"] == "adopted"), None)
-        if chosen:
-            adopted = await ctx.call("allocation", "GET", f"/v1/distributions/{chosen['distribution_id']}")
-    rows = domain.needs_seats_demand(needs, adopted, demand)
+    listed = (await ctx.call("allocation", "GET", "/v1/distributions"))["items"]
+    latest = next((s for s in listed if s["status"] == "adopted"), None)  # newest first
+    if latest:
+        adopted = await ctx.call("allocation", "GET", f"/v1/distributions/{latest['distribution_id']}")
+    chosen = request.query.get("municipality") or ctx.staff.municipality
+    if chosen and chosen not in municipalities():
+        raise Problem(400, ctx.w["not_found"], field="municipality")
+    rows = domain.needs_seats_demand(needs, adopted, demand, chosen)
     w = ctx.w
     chart = charts.shares_by_area(rows, {"need": w["need"], "seats_share": w["seats_share"],
                                          "applications_share": w["applications_share"], "chat_share": w["chat_share"]},
                                   w["demand_chart"]) if rows else ""
     return ctx.page("needs.html", status=extra.pop("status", 200), needs=needs, rows=rows, chart=chart,
-                    demand_as_of=demand.get("as_of"),
+                    demand_as_of=demand.get("as_of"), chosen=chosen,
+                    municipalities=names() if ctx.staff.role == "regional" else None,
                     flows=domain.flows(demand, names()), may_import=ctx.staff.role == "regional", **extra)
 
 

@@ -139,14 +139,20 @@ def report_totals(report: dict) -> dict:
     return {k: sum(r[k] for r in report["items"]) for k in keys}
 
 
-def needs_seats_demand(needs: dict | None, adopted: dict | None, demand: dict) -> list[dict]:
-    """Per education area, each as a share of the county's total, so they can be read together: the
-    needs analysis's weight, the adopted places, applications and anonymous chat interest."""
+def needs_seats_demand(needs: dict | None, adopted: dict | None, demand: dict,
+                       municipality: str | None = None) -> list[dict]:
+    """Per education area, each as a share of the total (the county's, or one municipality's), so they
+    can be read together: the needs analysis's weight, the adopted places, applications and anonymous
+    chat interest."""
     weights = (needs or {}).get("weights", {})
+    if adopted and municipality:
+        adopted = {**adopted, "municipalities": [m for m in adopted["municipalities"] if m["code"] == municipality]}
     seats = area_totals(adopted) if adopted else {}
     applied: dict[str, int] = {}
     chat: dict[str, int] = {}
     for c in demand.get("items", []):
+        if municipality and c["municipality_code"] != municipality:
+            continue
         applied[c["area"]] = applied.get(c["area"], 0) + c["applications"]
         chat[c["area"]] = chat.get(c["area"], 0) + c["chat_turns"]
     areas = sorted((set(weights) | set(seats) | set(applied) | set(chat)) - {"-"})
