@@ -62,7 +62,7 @@ async def test_regional_coordinator_builds_compares_adopts_and_exports(console, 
     # The region's needs analysis first: the form starts from it.
     await page.goto(console.url + "/needs")
     await page.set_input_files("#needs-file", str(NEEDS))
-    await page.click("form[action='/needs'] button")
+    await page.click("form[action='/needs'][enctype='multipart/form-data'] button")
     await page.wait_for_selector("p.flash[role=status]")
     assert "Behovsanalysen är inläst" in await page.inner_text("p.flash")
     assert await page.locator("img.chart").count() == 1
