@@ -7,6 +7,7 @@ sign-in's form token (and the cookie is SameSite=Strict), so another site cannot
 from __future__ import annotations
 
 import json
+import re
 from datetime import date, datetime
 from pathlib import Path
 from urllib.parse import quote, urlencode
@@ -116,14 +117,15 @@ class Ctx:
         key = self.request.query.get("done")
         if key not in DONE:
             return ""
-        args = {k: self.request.query.get(k, "")[:120] for k in DONE[key]}
+        # Numbers and queue names only: a link cannot make the page say something else.
+        args = {k: re.sub(r"[^\w.-]", "", self.request.query.get(k, ""))[:80] for k in DONE[key]}
         return self.w[key].format(**args)
 
     async def call(self, service: str, method: str, path: str, **kw):  # noqa: ANN003, ANN201
         return await self.service.backends.call(service, method, path, self.staff, **kw)
 
     async def form(self) -> dict:
-        data = await read_form(self.request)
+        data = await read_form(self.request, self.w)
         if data.get("csrf") != self.csrf:
             raise Problem(403, self.w["bad_csrf"], type="bad-form-token")
         return dict(data)
@@ -151,20 +153,17 @@ def own_municipality(ctx: Ctx, code: str) -> None:
         raise Problem(403, ctx.w["forbidden_other"])
 
 
-UNREADABLE = "the form could not be read; send it from the console's page"
-
-
-async def read_form(request: web.Request) -> dict:
+async def read_form(request: web.Request, w: dict) -> dict:
     """A posted form's fields; a body that is no form is a 400, never a crash."""
     try:
         return dict(await request.post())
     except web.HTTPException:
         raise  # too large: aiohttp's own 413
     except Exception:  # noqa: BLE001 - aiohttp's parsers raise many kinds on a malformed body
-        raise Problem(400, UNREADABLE) from None
+        raise Problem(400, w["unreadable_form"]) from None
 
 
-async def read_file(request: web.Request, max_bytes: int) -> tuple[dict, str, bytes | None, int]:
+async def read_file(request: web.Request, max_bytes: int, w: dict) -> tuple[dict, str, bytes | None, int]:
     """A multipart form's fields and its one file (name, bytes) read up to `max_bytes`; the file is None
     when it is larger (its size so far is returned, and the rest is not read)."""
     fields, filename, body, size = {}, "", b"", 0
@@ -183,7 +182,7 @@ async def read_file(request: web.Request, max_bytes: int) -> tuple[dict, str, by
                 chunks.append(chunk)
             body = b"".join(chunks)
     except Exception:  # noqa: BLE001 - as read_form: a malformed multipart body is unreadable, not a crash
-        raise Problem(400, UNREADABLE) from None
+        raise Problem(400, w["unreadable_form"]) from None
     return fields, filename, body, size
 
 
@@ -200,7 +199,7 @@ async def signin_page(request: web.Request) -> web.Response:
 
 async def signin(request: web.Request) -> web.Response:
     ctx = Ctx(request, None)
-    form = await read_form(request)
+    form = await read_form(request, ctx.w)
     username, password = str(form.get("username", ""))[:80], str(form.get("password", ""))[:200]
     got = await ctx.service.sign_in(username, password) if username and password else None
     if got is None:
@@ -255,7 +254,7 @@ async def upload(request: web.Request) -> web.Response:
     code = request.match_info["code"]
     own_municipality(ctx, code)
     limit = ctx.service.settings.upload_max_bytes
-    fields, filename, body, size = await read_file(request, limit)
+    fields, filename, body, size = await read_file(request, limit, ctx.w)
     if fields.get("csrf") != ctx.csrf:
         raise Problem(403, ctx.w["bad_csrf"])
     if body is None:
@@ -416,7 +415,7 @@ async def needs_page(request: web.Request, **extra) -> web.Response:  # noqa: AN
 
 async def import_needs(request: web.Request) -> web.Response:
     ctx = await ctx_for(request, "regional")
-    fields, _name, body, size = await read_file(request, 1_000_000)
+    fields, _name, body, size = await read_file(request, 1_000_000, ctx.w)
     if fields.get("csrf") != ctx.csrf:
         raise Problem(403, ctx.w["bad_csrf"])
     if body is None:
