@@ -165,7 +165,7 @@ def load_demo_data(var_dir: Path) -> None:
 
 def console_tokens(services: list[str]) -> None:
     """The console's token for each service it calls, made before it starts (its settings read them)."""
-    for backend in ("catalogue", "allocation", "notifier"):
+    for backend in ("catalogue", "allocation", "notifier", "guidance"):
         if backend in services:
             token = cli(backend, "token", "create", "--console", "--name", "console")
             os.environ[f"CONSOLE__{backend.upper()}_TOKEN"] = token

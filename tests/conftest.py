@@ -548,6 +548,13 @@ class RunningGuidance:
     http: aiohttp.ClientSession
     settings: object
 
+    async def token(self, role: str = "operator") -> str:
+        from services.guidance.storage import api_tokens
+        from shared.tokens import create_token
+
+        async with self.service.engine.begin() as conn:
+            return await create_token(conn, api_tokens, name=f"test-{role}", role=role, scope=None)
+
     async def chat(self, message: str, session_id: str | None = None, **extra) -> tuple[int, dict]:
         async with self.http.post(f"{self.url}/v1/chat",
                                   json={"session_id": session_id, "message": message, **extra}) as r:
@@ -599,9 +606,9 @@ class RunningConsole:
 
 
 @pytest.fixture
-async def console(catalogue, allocation, notifier, db_factory):
+async def console(request, catalogue, allocation, notifier, db_factory):
     """The staff console in-process, calling the catalogue, allocation and notifier fixtures with console
-    tokens made in each."""
+    tokens made in each (and the guidance fixture's, when the test has one)."""
     from services.console.api import create_app
     from services.console.service import ConsoleService
     from services.console.settings import ConsoleSettings
@@ -613,6 +620,9 @@ async def console(catalogue, allocation, notifier, db_factory):
         allocation_url=allocation.url, notifier_url=notifier.url,
         catalogue_token=await catalogue.token(role="console"), allocation_token=await allocation.token(role="console"),
         notifier_token=await notifier.token(role="console"), upload_max_bytes=200_000)
+    if "guidance" in request.fixturenames:
+        guidance = request.getfixturevalue("guidance")
+        settings.guidance_url, settings.guidance_token = guidance.url, await guidance.token("console")
     service = ConsoleService(settings)
     await service.start()
     runner = make_runner(create_app(service))

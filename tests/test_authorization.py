@@ -79,6 +79,8 @@ def expected_table() -> dict:
         ("guidance", "GET /"): public, ("guidance", "GET /counsellor"): public,
         ("guidance", "GET /healthz"): public, ("guidance", "GET /readyz"): public,
         ("guidance", "GET /v1/municipalities"): public,
+        ("guidance", "GET /v1/parked"): only({"operator": 200}),
+        ("guidance", "POST /v1/parked/{queue}/replay"): only({"operator": 200}),
         # Without a secret a chat turn starts a new conversation; a wrong one is no conversation.
         ("guidance", "POST /v1/chat"): {**everyone(200), "learner_wrong": 404},
         ("guidance", "GET /v1/chat/session"): learner_only(200),
@@ -238,7 +240,8 @@ async def test_every_endpoint_answers_every_kind_of_caller_as_it_should(catalogu
               "coord_umea": await allocation.token("2480"), "coord_lycksele": await allocation.token("2481"),
               "coord_region": allocation.coordinator_token, "operator": await notifier.token()}
     # An operator has an operator token in each service that has operators.
-    operator_at = {"allocation": await allocation.token(role="operator"), "notifier": bearer["operator"]}
+    operator_at = {"allocation": await allocation.token(role="operator"), "notifier": bearer["operator"],
+                   "guidance": await guidance.token()}
     status, console_dist = await allocation.call("POST", "/v1/distributions", {
         "year": 2028, "total_places": 10, "regional_needs": {"Allmänna ämnen": 1},
         "municipalities": [{"code": "2480", "name": "Umeå", "population": 130000, "unemployed": 4000,
@@ -270,7 +273,8 @@ async def test_every_endpoint_answers_every_kind_of_caller_as_it_should(catalogu
         ids = {"{course_id}": "i.2480.AUTH1", "{feed_id}": feed_id, "{municipality}": "2480",
                "{code}": "2480" if service == "console" else code, "{rank}": "1", "{upload_id}": str(uuid.uuid4()),
                "{occurrence_id}": "e.2480.AUTH1.1",
-               "{service}": "allocation", "{queue}": {"notifier": "notifier.mail"}.get(service, "allocation.demand"),
+               "{service}": "allocation", "{queue}": {"notifier": "notifier.mail", "guidance": "guidance.chat-applications"}.get(
+                   service, "allocation.demand"),
                "{id}": (offer_of[offer_occ] if offer_occ else app["application_id"]
                         if "applications" in path or "approvals" in path
                         else dist["distribution_id"] if "distributions" in path

@@ -224,7 +224,7 @@ async def test_municipality_coordinator_uploads_sees_the_bad_row_and_approves_a_
     assert page.csp_errors == []
 
 
-async def test_operator_sees_a_parked_message_and_replays_it_after_the_fix(console, allocation, publish,
+async def test_operator_sees_a_parked_message_and_replays_it_after_the_fix(guidance, console, allocation, publish,
                                                                           browser):  # noqa: F811
     async def broken(*_a, **_k):
         raise RuntimeError("database unreachable")
@@ -246,6 +246,9 @@ async def test_operator_sees_a_parked_message_and_replays_it_after_the_fix(conso
 
     page = await sign_in(browser, console, "drift", "operator")
     assert page.url.endswith("/operations")
+    assert await page.locator("[role=alert]").count() == 0  # every service answered
+    queues = await page.locator("#parked tbody tr td:nth-child(2)").all_inner_texts()
+    assert {"allocation.demand", "notifier.mail", "guidance.chat-applications"} <= set(queues)
     row = page.locator("#parked tbody tr", has_text="allocation.demand")
     text = await row.inner_text()
     assert "1" in text and "database unreachable" in text and "chat.turn_observed" in text

@@ -25,7 +25,7 @@ def running(tmp_path_factory):
         assert r.status_code == 200, r.text
         # The staff console too, signed in as the region's coordinator (its cookie on every request).
         system.extra_env["console"] = {f"{b.upper()}_TOKEN": system.cli(b, "token", "create", "--console")
-                                       for b in ("catalogue", "allocation", "notifier")}
+                                       for b in ("catalogue", "allocation", "notifier", "guidance")}
         password = "fuzz-" + secrets.token_hex(8)
         system.cli("console", "staff", "create", "fuzz", "--name", "Fuzz", "--role", "regional", "--password-stdin",
                    stdin=password)

@@ -521,7 +521,8 @@ async def reports_csv(request: web.Request) -> web.Response:
 
 # --- operations ------------------------------------------------------------------------------------
 
-PARKED_AT = ("allocation", "notifier")  # the services with queues and tokens (search and guidance: their CLI)
+# The services whose queues are shared by their replicas; search's are per replica (its command line).
+PARKED_AT = ("allocation", "notifier", "guidance")
 
 
 async def operations_page(request: web.Request) -> web.Response:

@@ -32,9 +32,9 @@ class ConsoleService:
         self.writer = Writer(self.engine)
         self.backends = Backends(
             {"catalogue": settings.catalogue_url, "allocation": settings.allocation_url,
-             "notifier": settings.notifier_url},
+             "notifier": settings.notifier_url, "guidance": settings.guidance_url},
             {"catalogue": settings.catalogue_token, "allocation": settings.allocation_token,
-             "notifier": settings.notifier_token}, settings.backend_timeout_s)
+             "notifier": settings.notifier_token, "guidance": settings.guidance_token}, settings.backend_timeout_s)
 
     async def start(self) -> None:
         await migrate(self.engine, self.migrations, "alembic_version_console")

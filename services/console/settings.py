@@ -11,6 +11,7 @@ class ConsoleSettings(ServiceSettings):
     catalogue_token: str = Field("", description="the catalogue's console token")
     allocation_token: str = Field("", description="the allocation service's console token")
     notifier_token: str = Field("", description="the notifier's console token")
+    guidance_token: str = Field("", description="the guidance service's console token (its parked messages)")
     backend_timeout_s: float = Field(30, description="How long a page waits for a service")
     sign_in_hours: float = Field(8, description="How long a sign-in lasts")
     cookie_secure: bool = Field(False, description="Send the sign-in cookie over HTTPS only (set true behind TLS)")

@@ -1,11 +1,13 @@
 """python -m services.guidance [serve]      the learners' chat page and the counsellors' page
 python -m services.guidance counsellor create USERNAME --name NAME [--email E]   (password from stdin, or generated)
-python -m services.guidance counsellor disable USERNAME"""
+python -m services.guidance counsellor disable USERNAME
+python -m services.guidance token create --operator | --console [--name NAME]   (parked messages over HTTP)"""
 import argparse
 import asyncio
 import secrets
 import sys
 
+from services.guidance import storage
 from services.guidance.api import create_app
 from services.guidance.service import MIGRATIONS, GuidanceService
 from services.guidance.settings import GuidanceSettings
@@ -53,5 +55,6 @@ def _run(args: argparse.Namespace, settings: GuidanceSettings) -> int:
 
 if __name__ == "__main__":
     sys.exit(service_main(doc=__doc__, settings_cls=GuidanceSettings, service_cls=GuidanceService,
-                          create_app=create_app, token_table=None, roles=[], extra_commands=_commands,
+                          create_app=create_app, token_table=storage.api_tokens, roles=["operator", "console"],
+                          extra_commands=_commands,
                           run_extra=_run))

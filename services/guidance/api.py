@@ -12,12 +12,15 @@ from typing import Literal
 from aiohttp import web
 from pydantic import BaseModel, Field, StrictBool
 
+from services.guidance import storage
 from services.guidance.conversations import Counsellor
 from services.guidance.service import GuidanceService
 from shared.events import NAME_PATTERN, ApplicantFacts, Lang
 from shared.openapi import Api
+from shared.operations import add_parked_routes
 from shared.http import (
     RateLimit, add_health_routes, client_address, json_response, learner_text, make_middlewares, read_json_model,
+    require_role,
 )
 from shared.problems import Problem
 from shared.reference import municipalities
@@ -202,8 +205,16 @@ def create_app(service: GuidanceService) -> web.Application:
     api = Api(app, "Vux Västerbotten guidance", "The chat assistant for learners and the counsellors' view: "
               "conversations, profiles, plans and applying.")
     add_chat_routes(api, service)
+
+    async def operator(request: web.Request) -> None:
+        await require_role(request, service.engine, storage.api_tokens, "operator", STAFF_ROLES)
+
+    add_parked_routes(api, service.bus, operator)
     app.on_response_prepare.append(_security_headers)
     return app
+
+
+STAFF_ROLES = {"operator": "operator"}  # what a console user is here
 
 
 def add_chat_routes(api: Api, service: GuidanceService) -> None:

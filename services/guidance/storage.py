@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from sqlalchemy import Column, DateTime, ForeignKey, Index, MetaData, String, Table, Text
 
 from shared.outbox import BigId, outbox_table
+from shared.tokens import tokens_table
 
 metadata = MetaData()
 
@@ -91,6 +92,7 @@ opened = Table(
 )
 
 outbox = outbox_table(metadata)
+api_tokens = tokens_table(metadata)  # operators and the staff console (parked messages)
 
 # Children first: SQLite has foreign keys off unless asked, so deletion is done explicitly.
 SESSION_CHILDREN = (messages, marks, notes, applications, opened)
