@@ -180,14 +180,13 @@ class RoundsAndOffers:
         async with self.engine.connect() as conn:
             await self._round(conn, round_id)
             rows = await storage.round_occurrence(conn, round_id, occurrence_id)
-            titles = await storage.occurrence_titles(conn, [occurrence_id])
-        if occurrence_id not in titles:
+            occ = await storage.occurrence(conn, occurrence_id)
+        if occ is None:
             raise Problem(404, "no such occurrence")
-        title, muni = titles[occurrence_id]
-        if municipality and muni != municipality:
+        if municipality and occ.municipality_code != municipality:
             raise Problem(403, f"this caller may see only municipality {municipality}'s occurrences")
-        out = {"round_id": round_id, "occurrence_id": occurrence_id, "title": title, "municipality_code": muni,
-               "admitted": [], "reserves": []}
+        out = {"round_id": round_id, "occurrence_id": occurrence_id, "title": occ.title,
+               "municipality_code": occ.municipality_code, "admitted": [], "reserves": []}
         for x in rows:
             res = orjson.loads(x.result)
             who = {"application_id": x.application_id, "reference": x.application_id[:8].upper(),

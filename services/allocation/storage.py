@@ -511,12 +511,3 @@ async def report_days(conn: AsyncConnection) -> tuple[list, list]:
         .join(o, o.c.id == of.c.occurrence_id)
         .group_by(o.c.area, o.c.municipality_code, offer_day, of.c.status))).all()
     return applied, offered
-
-
-async def occurrence_titles(conn: AsyncConnection, ids: list[str]) -> dict[str, tuple[str, str]]:
-    out = {}
-    for i in range(0, len(ids), 500):
-        rows = (await conn.execute(select(occurrences.c.id, occurrences.c.title, occurrences.c.municipality_code)
-                                   .where(occurrences.c.id.in_(ids[i:i + 500])))).all()
-        out.update({r.id: (r.title, r.municipality_code) for r in rows})
-    return out

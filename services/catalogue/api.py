@@ -12,7 +12,9 @@ from services.catalogue import storage
 from services.catalogue.auth import STAFF_ROLES, may_push, may_read_feeds
 from services.catalogue.service import CatalogueService
 from shared.tokens import STAFF_HEADER, Caller, authenticate
-from shared.http import RateLimit, add_health_routes, json_response, make_middlewares, query_flag, read_body
+from shared.http import (
+    RateLimit, add_health_routes, json_response, make_middlewares, query_flag, read_body, read_query,
+)
 from shared.problems import Problem
 from shared.events import CourseDoc
 from shared.openapi import Api
@@ -117,14 +119,13 @@ async def _caller(request: web.Request) -> Caller:
 
 async def list_feeds(request: web.Request) -> web.Response:
     caller = await _caller(request)
-    code = request.query.get("municipality", "")
-    if code not in municipalities():
-        raise Problem(400, f"unknown municipality code {code!r}", field="municipality")
-    if not may_read_feeds(caller, code):
-        raise Problem(403, f"this caller may see only municipality {caller.scope}'s feeds, not {code}'s")
-    limit = _int(request, "limit", 20, 1, 200)
+    q = read_query(request, FeedsQuery)
+    if q.municipality not in municipalities():
+        raise Problem(400, f"unknown municipality code {q.municipality!r}", field="municipality")
+    if not may_read_feeds(caller, q.municipality):
+        raise Problem(403, f"this caller may see only municipality {caller.scope}'s feeds, not {q.municipality}'s")
     async with request.app[SERVICE].engine.connect() as conn:
-        items = await storage.list_feeds(conn, code, limit)
+        items = await storage.list_feeds(conn, q.municipality, q.limit)
     return json_response({"items": items, "total": len(items), "next": None})
 
 

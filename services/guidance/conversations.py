@@ -52,8 +52,6 @@ def _code() -> str:
     return f"{raw[:4]}-{raw[4:]}"
 
 
-
-
 @dataclass
 class Counsellor:
     username: str
